@@ -1,0 +1,29 @@
+# Every target creates .venv and installs the project into it first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+WA := $(BIN)/wallet-analytics
+PORT ?= 8000
+export WALLET_ANALYTICS_DEMO ?=
+
+.PHONY: demo test bench lint clean
+
+$(BIN)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed
+	WALLET_ANALYTICS_DEMO=1 $(WA) migrate
+	WALLET_ANALYTICS_DEMO=1 $(WA) demo-data --if-empty --users 500 --days 120
+	WALLET_ANALYTICS_DEMO=1 PORT=$(PORT) $(WA) serve
+
+test: $(BIN)/.installed
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check core web workers migrations tests
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -1,0 +1,124 @@
+"""Configuration from the environment, validated once at start-up (see DESIGN.md)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from core.errors import ConfigError
+
+VAR_DIR = Path("var")
+DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'wallet.db'}"
+DEMO_SECRET_FILE = VAR_DIR / "demo-jwt-secret"
+SUPPORTED_DRIVERS = {"sqlite", "mysql", "mariadb"}
+MIN_SECRET_BYTES = 32
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: URL
+    redis_url: str | None
+    jwt_secret: str | None
+    download_secret: str | None
+    export_dir: Path
+    report_timezone: ZoneInfo
+    etl_lookback_days: int
+    export_stuck_minutes: int
+    demo: bool
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.get_backend_name() == "sqlite"
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, demo: bool = False, needs_jwt_secret: bool = False
+) -> Settings:
+    """Read and check every variable; raise ConfigError naming the first bad one.
+
+    `needs_jwt_secret` is for the processes that verify or mint tokens (web, token). In the
+    demo a missing JWT_SECRET is replaced by a random one kept under var/ so that the token
+    printed by `make demo` stays valid across restarts.
+    """
+    env = os.environ if environ is None else environ
+    demo = demo or _flag(env, "WALLET_ANALYTICS_DEMO")
+    return Settings(
+        database_url=_database_url(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL),
+        redis_url=_redis_url(env.get("REDIS_URL") or None),
+        export_dir=Path(env.get("EXPORT_DIR") or VAR_DIR / "exports"),
+        report_timezone=_timezone(env.get("REPORT_TIMEZONE") or "Asia/Kolkata"),
+        etl_lookback_days=_non_negative_int(env, "ETL_LOOKBACK_DAYS", 2),
+        export_stuck_minutes=_non_negative_int(env, "EXPORT_STUCK_MINUTES", 15),
+        jwt_secret=_jwt_secret(env.get("JWT_SECRET") or None, demo=demo, needed=needs_jwt_secret),
+        download_secret=env.get("DOWNLOAD_SECRET") or None,
+        demo=demo,
+    )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url(raw: str) -> URL:
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError(f"DATABASE_URL: cannot parse {raw!r} as a SQLAlchemy URL") from None
+    if url.get_backend_name() not in SUPPORTED_DRIVERS:
+        raise ConfigError(
+            f"DATABASE_URL: unsupported database {url.get_backend_name()!r} (use mysql+pymysql:// or sqlite:///)"
+        )
+    if url.get_backend_name() != "sqlite" and not url.database:
+        raise ConfigError("DATABASE_URL: names no database (e.g. mysql+pymysql://root@127.0.0.1:3306/wallet)")
+    return url
+
+
+def _redis_url(raw: str | None) -> str | None:
+    if raw is not None and not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"REDIS_URL: {raw!r} is not a redis:// URL")
+    return raw
+
+
+def _timezone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"REPORT_TIMEZONE: unknown IANA time zone {name!r}") from None
+
+
+def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"{name}: expected a whole number of 0 or more, got {raw!r}")
+    return int(raw)
+
+
+def _jwt_secret(raw: str | None, *, demo: bool, needed: bool) -> str | None:
+    if raw is None:
+        if not needed:
+            return None
+        if not demo:
+            raise ConfigError("JWT_SECRET: required (the HS256 secret admin tokens are signed with)")
+        return _demo_secret()
+    if len(raw.encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(f"JWT_SECRET: too short; use at least {MIN_SECRET_BYTES} bytes (RFC 7518 for HS256)")
+    return raw
+
+
+def _demo_secret() -> str:
+    if DEMO_SECRET_FILE.exists():
+        return DEMO_SECRET_FILE.read_text().strip()
+    DEMO_SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    DEMO_SECRET_FILE.write_text(secret)
+    DEMO_SECRET_FILE.chmod(0o600)
+    return secret

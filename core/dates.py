@@ -1,0 +1,80 @@
+"""Calendar days of REPORT_TIMEZONE over naive-UTC timestamps.
+
+A `YYYY-MM-DD` parameter means that day in the report zone. Queries compare the stored UTC
+column with the UTC instants that bound the local day, so range filters stay index-friendly.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from core.errors import BusinessRuleViolation, ValidationError
+
+MAX_RANGE_DAYS = 365
+_DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def utc_now() -> datetime:
+    """Now as a naive UTC datetime, the way timestamps are stored."""
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def local_today(tz: ZoneInfo, now: datetime | None = None) -> date:
+    return to_local_date(now or utc_now(), tz)
+
+
+def to_local_date(utc_naive: datetime, tz: ZoneInfo) -> date:
+    return utc_naive.replace(tzinfo=timezone.utc).astimezone(tz).date()
+
+
+def local_midnight_utc(day: date, tz: ZoneInfo) -> datetime:
+    """The naive-UTC instant at which `day` starts in `tz`."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def day_bounds(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Half-open UTC bounds [start, end) covering local days first..last inclusive."""
+    return local_midnight_utc(first, tz), local_midnight_utc(last + timedelta(days=1), tz)
+
+
+def iso_local(utc_naive: datetime | None, tz: ZoneInfo) -> str | None:
+    """An API timestamp: ISO 8601 in the report zone, with its offset."""
+    if utc_naive is None:
+        return None
+    return utc_naive.replace(tzinfo=timezone.utc).astimezone(tz).isoformat()
+
+
+def parse_date(raw: object, name: str) -> date:
+    if not isinstance(raw, str) or not _DATE_PATTERN.fullmatch(raw):
+        raise ValidationError(f"{name} must be a date in YYYY-MM-DD format, got {raw!r}")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError(f"{name} is not a real calendar day: {raw!r}") from None
+
+
+def parse_range(raw_from: object, raw_to: object) -> tuple[date, date]:
+    """Both ends required and inclusive; at most 365 days apart (a full calendar year fits)."""
+    if raw_from in (None, "") or raw_to in (None, ""):
+        raise ValidationError("from and to date parameters are required")
+    first, last = parse_date(raw_from, "from"), parse_date(raw_to, "to")
+    check_range(first, last)
+    return first, last
+
+
+def check_range(first: date, last: date) -> None:
+    if first > last:
+        raise BusinessRuleViolation(f"from ({first}) must not be after to ({last}); swap them")
+    if (last - first).days > MAX_RANGE_DAYS:
+        raise BusinessRuleViolation(
+            f"Date range cannot exceed {MAX_RANGE_DAYS} days; "
+            f"{first} to {last} spans {(last - first).days}, narrow it"
+        )
+
+
+def days(first: date, last: date):
+    """Every day from first to last inclusive."""
+    for offset in range((last - first).days + 1):
+        yield first + timedelta(days=offset)

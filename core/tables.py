@@ -1,0 +1,159 @@
+"""SQLAlchemy Core tables: the base wallet schema (phases 1-4) and the analytics schema (phase 5).
+
+Column names of the base schema are a contract (DESIGN.md): other tools insert into them.
+The migrations in `migrations/versions` create exactly these tables; a test compares them.
+"""
+
+import sqlalchemy as sa
+
+from core.dialect import EMPTY_JSON_OBJECT, UNSIGNED_BIGINT, UNSIGNED_INT, UTC_DATETIME, enum
+
+metadata = sa.MetaData()
+
+TOKEN_TYPES = ("regular", "promo")
+DIRECTIONS = ("credit", "debit")
+USER_ROLES = ("user", "admin", "service")
+PURCHASE_PROVIDERS = ("razorpay", "stripe")
+PURCHASE_STATUSES = ("created", "pending", "paid", "failed", "refunded")
+REFERRAL_STATUSES = ("pending", "credited")
+AUTHORIZATION_STATUSES = ("created", "held", "captured", "voided", "expired")
+EXPORT_TYPES = ("csv", "json")
+EXPORT_STATUSES = ("preparing", "ready", "failed", "expired")
+
+
+def _user_fk(name: str = "user_id", **kw) -> sa.Column:
+    return sa.Column(name, UNSIGNED_INT, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, **kw)
+
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", UNSIGNED_INT, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("email", sa.String(255), nullable=False, unique=True),
+    sa.Column("role", enum(*USER_ROLES, name="user_role"), nullable=False, server_default="user"),
+    sa.Column("created_at", UTC_DATETIME, nullable=False, server_default=sa.func.current_timestamp()),
+    sa.Index("idx_users_created_at", "created_at"),
+)
+
+wallets = sa.Table(
+    "wallets",
+    metadata,
+    sa.Column("user_id", UNSIGNED_INT, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("balance_regular", UNSIGNED_BIGINT, nullable=False, server_default="0"),
+    sa.Column("balance_promo", UNSIGNED_BIGINT, nullable=False, server_default="0"),
+    sa.Column("updated_at", UTC_DATETIME, nullable=False, server_default=sa.func.current_timestamp()),
+)
+
+wallet_ledger = sa.Table(
+    "wallet_ledger",
+    metadata,
+    sa.Column("id", sa.CHAR(26), primary_key=True),
+    _user_fk(),
+    sa.Column("token_type", enum(*TOKEN_TYPES, name="token_type"), nullable=False),
+    sa.Column("direction", enum(*DIRECTIONS, name="direction"), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("amount", UNSIGNED_BIGINT, nullable=False),
+    sa.Column("balance_after_regular", UNSIGNED_BIGINT, nullable=False, server_default="0"),
+    sa.Column("balance_after_promo", UNSIGNED_BIGINT, nullable=False, server_default="0"),
+    sa.Column("reference_id", sa.String(128), nullable=True),
+    sa.Column("metadata", sa.JSON, nullable=True),
+    sa.Column("occurred_at", UTC_DATETIME, nullable=False),
+    sa.CheckConstraint("amount > 0", name="ck_wallet_ledger_amount_positive"),
+    sa.Index("idx_ledger_occurred_at", "occurred_at"),
+    sa.Index("idx_ledger_user_occurred_at", "user_id", "occurred_at"),
+)
+
+purchases = sa.Table(
+    "purchases",
+    metadata,
+    sa.Column("id", sa.CHAR(26), primary_key=True),
+    _user_fk(),
+    sa.Column("provider", enum(*PURCHASE_PROVIDERS, name="purchase_provider"), nullable=False),
+    sa.Column("provider_ref", sa.String(128), nullable=True),
+    sa.Column("tokens", UNSIGNED_BIGINT, nullable=False),
+    sa.Column("amount_inr", sa.Numeric(12, 2), nullable=False),
+    sa.Column("status", enum(*PURCHASE_STATUSES, name="purchase_status"), nullable=False),
+    sa.Column("created_at", UTC_DATETIME, nullable=False),
+    sa.Column("paid_at", UTC_DATETIME, nullable=True),
+    sa.Index("idx_purchases_created_at", "created_at"),
+    sa.Index("idx_purchases_paid_at", "paid_at"),
+    sa.Index("idx_purchases_user_id", "user_id"),
+)
+
+promo_campaigns = sa.Table(
+    "promo_campaigns",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("starts_at", UTC_DATETIME, nullable=False),
+    sa.Column("ends_at", UTC_DATETIME, nullable=True),
+)
+
+referrals = sa.Table(
+    "referrals",
+    metadata,
+    sa.Column("id", sa.CHAR(26), primary_key=True),
+    sa.Column(
+        "campaign_id", sa.String(64), sa.ForeignKey("promo_campaigns.id", ondelete="SET NULL"), nullable=True
+    ),
+    _user_fk("referrer_user_id"),
+    _user_fk("referred_user_id"),
+    sa.Column("status", enum(*REFERRAL_STATUSES, name="referral_status"), nullable=False),
+    sa.Column("bonus_awarded", UNSIGNED_BIGINT, nullable=False, server_default="0"),
+    sa.Column("created_at", UTC_DATETIME, nullable=False),
+    sa.Column("credited_at", UTC_DATETIME, nullable=True),
+    sa.Index("idx_referrals_created_at", "created_at"),
+    sa.Index("idx_referrals_campaign_created_at", "campaign_id", "created_at"),
+)
+
+token_authorizations = sa.Table(
+    "token_authorizations",
+    metadata,
+    sa.Column("id", sa.CHAR(26), primary_key=True),
+    _user_fk(),
+    sa.Column("feature", sa.String(64), nullable=False),
+    sa.Column("amount", UNSIGNED_BIGINT, nullable=False),
+    sa.Column("captured_amount", UNSIGNED_BIGINT, nullable=True),
+    sa.Column("status", enum(*AUTHORIZATION_STATUSES, name="authorization_status"), nullable=False),
+    sa.Column("created_at", UTC_DATETIME, nullable=False),
+    sa.Column("expires_at", UTC_DATETIME, nullable=True),
+    sa.Column("captured_at", UTC_DATETIME, nullable=True),
+    sa.Index("idx_authorizations_created_at", "created_at"),
+)
+
+analytics_token_daily = sa.Table(
+    "analytics_token_daily",
+    metadata,
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("credited", UNSIGNED_BIGINT, nullable=False, server_default="0"),
+    sa.Column("debited", UNSIGNED_BIGINT, nullable=False, server_default="0"),
+    sa.Column("net", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("revenue_in_inr", sa.Numeric(15, 2), nullable=False, server_default="0"),
+    sa.Column("active_users", UNSIGNED_INT, nullable=False, server_default="0"),
+    sa.Column("by_feature", sa.JSON, nullable=False, server_default=EMPTY_JSON_OBJECT),
+    sa.Column("regular_vs_promo", sa.JSON, nullable=False, server_default=EMPTY_JSON_OBJECT),
+    sa.Column("created_at", UTC_DATETIME, nullable=False, server_default=sa.func.current_timestamp()),
+    sa.Column("updated_at", UTC_DATETIME, nullable=False, server_default=sa.func.current_timestamp()),
+)
+
+analytics_exports = sa.Table(
+    "analytics_exports",
+    metadata,
+    sa.Column("id", sa.String(26), primary_key=True),
+    _user_fk(),
+    sa.Column("type", enum(*EXPORT_TYPES, name="export_type"), nullable=False, server_default="csv"),
+    sa.Column("dataset", sa.String(64), nullable=False),
+    sa.Column("filters", sa.JSON, nullable=False, server_default=EMPTY_JSON_OBJECT),
+    sa.Column("status", enum(*EXPORT_STATUSES, name="export_status"), nullable=False, server_default="preparing"),
+    sa.Column("estimated_rows", UNSIGNED_INT, nullable=True),
+    sa.Column("actual_rows", UNSIGNED_INT, nullable=True),
+    sa.Column("file_path", sa.String(255), nullable=True),
+    sa.Column("download_url", sa.String(512), nullable=True),
+    sa.Column("expires_at", UTC_DATETIME, nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("created_at", UTC_DATETIME, nullable=False, server_default=sa.func.current_timestamp()),
+    sa.Column("completed_at", UTC_DATETIME, nullable=True),
+    sa.Index("idx_user_status", "user_id", "status"),
+    sa.Index("idx_expires", "expires_at"),
+)

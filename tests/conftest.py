@@ -1,0 +1,133 @@
+"""Fixtures: every test that takes `db` runs once on the real MariaDB and once on SQLite.
+
+Each test run gets its own MariaDB database (created, migrated, dropped) and its own Redis db
+number. Under CI=true an unreachable MariaDB or Redis stops the run with an error; elsewhere the
+MariaDB half is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import falcon.testing
+import jwt
+import pytest
+import redis
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from core import migrate
+from core.config import load_settings
+from core.db import get_engine
+from core.tables import metadata
+
+MYSQL_SERVER_URL = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
+REDIS_SERVER_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+JWT_SECRET = "test-secret-not-for-production-" + "x" * 40
+IN_CI = os.environ.get("CI", "").lower() == "true"
+REDIS_LOCK_KEY = "wallet-analytics:test-run"
+
+
+def _unreachable(what: str, error: Exception):
+    message = f"{what} is unreachable ({type(error).__name__}: {error})"
+    if IN_CI:
+        pytest.exit(f"CI=true and {message}", returncode=3)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def mysql_url():
+    server = sa.create_engine(MYSQL_SERVER_URL, isolation_level="AUTOCOMMIT")
+    name = f"wa_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with server.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    except sa.exc.OperationalError as error:
+        _unreachable(f"MariaDB at {MYSQL_SERVER_URL}", error)
+    url = make_url(f"{MYSQL_SERVER_URL}/{name}")
+    yield url
+    get_engine(url).dispose()
+    with server.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+    server.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory):
+    return make_url(f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'wallet.db'}")
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A Redis db number of our own: the first one whose lock we can take."""
+    try:
+        redis.Redis.from_url(REDIS_SERVER_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        _unreachable(f"Redis at {REDIS_SERVER_URL}", error)
+    for number in range(1, 16):
+        client = redis.Redis.from_url(f"{REDIS_SERVER_URL}/{number}")
+        if client.set(REDIS_LOCK_KEY, os.getpid(), nx=True, ex=3600):
+            client.flushdb()
+            client.set(REDIS_LOCK_KEY, os.getpid(), ex=3600)
+            yield f"{REDIS_SERVER_URL}/{number}"
+            client.flushdb()
+            return
+    pytest.fail("no free Redis db number (1-15) for this test run")
+
+
+_migrated: set = set()
+
+
+@pytest.fixture(params=["mysql", "sqlite"])
+def database_url(request):
+    url = request.getfixturevalue(f"{request.param}_url")
+    if url not in _migrated:
+        migrate.upgrade(get_engine(url))
+        _migrated.add(url)
+    return url
+
+
+@pytest.fixture
+def db(database_url):
+    """A migrated, empty database."""
+    engine = get_engine(database_url)
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+    return engine
+
+
+@pytest.fixture
+def env(database_url, redis_url, tmp_path):
+    return {
+        "DATABASE_URL": database_url.render_as_string(hide_password=False),
+        "REDIS_URL": redis_url,
+        "JWT_SECRET": JWT_SECRET,
+        "EXPORT_DIR": str(tmp_path / "exports"),
+        "REPORT_TIMEZONE": "Asia/Kolkata",
+    }
+
+
+@pytest.fixture
+def settings(db, env):
+    return load_settings(env, needs_jwt_secret=True)
+
+
+@pytest.fixture
+def client(settings):
+    from web.app import create_app
+
+    return falcon.testing.TestClient(create_app(settings))
+
+
+def make_token(sub="1", scope="admin", secret=JWT_SECRET, **claims):
+    """An HS256 token; a claim passed as None is left out."""
+    payload = {"sub": sub, "scope": scope, "exp": int(time.time()) + 600, **claims}
+    return jwt.encode({k: v for k, v in payload.items() if v is not None}, secret, algorithm="HS256")
+
+
+@pytest.fixture
+def admin_headers():
+    return {"Authorization": f"Bearer {make_token()}"}

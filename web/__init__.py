@@ -1,0 +1,1 @@
+"""The Falcon web app: thin resources over `core`."""

@@ -1,0 +1,79 @@
+"""The one place that maps errors to the spec's JSON shape: {"error": {"code", "message"}}."""
+
+from __future__ import annotations
+
+import logging
+
+import falcon
+
+from core.errors import (
+    BusinessRuleViolation,
+    DomainError,
+    Forbidden,
+    NotFound,
+    NotImplementedYet,
+    ServiceUnavailable,
+    Unauthorized,
+    ValidationError,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_OF = {
+    ValidationError: falcon.HTTP_400,
+    Unauthorized: falcon.HTTP_401,
+    Forbidden: falcon.HTTP_403,
+    NotFound: falcon.HTTP_404,
+    BusinessRuleViolation: falcon.HTTP_422,
+    NotImplementedYet: falcon.HTTP_501,
+    ServiceUnavailable: falcon.HTTP_503,
+}
+
+# Falcon's own errors (routing, media parsing) in our vocabulary.
+CODE_OF_HTTP_STATUS = {
+    400: "validation_error",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    411: "length_required",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _render(resp: falcon.Response, status, code: str, message: str) -> None:
+    resp.status = status
+    resp.media = {"error": {"code": code, "message": message}}
+
+
+def handle_domain_error(req, resp, error: DomainError, params) -> None:
+    status = next(s for cls, s in STATUS_OF.items() if isinstance(error, cls))
+    if isinstance(error, Unauthorized):
+        resp.set_header("WWW-Authenticate", 'Bearer realm="wallet-analytics"')
+    _render(resp, status, error.code, error.message)
+
+
+def handle_http_error(req, resp, error: falcon.HTTPError, params) -> None:
+    status_code = error.status_code
+    code = CODE_OF_HTTP_STATUS.get(status_code, "http_error")
+    message = error.description or error.title or "Request failed"
+    if status_code == 404 and not error.description:
+        message = f"No route for {req.method} {req.path}"
+    if status_code == 405 and not error.description:
+        message = f"Method {req.method} is not allowed on {req.path}"
+    for name, value in (error.headers or {}).items():
+        resp.set_header(name, value)
+    _render(resp, error.status, code, message)
+
+
+def handle_unexpected(req, resp, error: Exception, params) -> None:
+    log.exception("unhandled error on %s %s", req.method, req.path)
+    _render(resp, falcon.HTTP_500, "internal_error", "Internal server error; quote the X-Request-Id when reporting it")
+
+
+def register(app: falcon.App) -> None:
+    # Falcon picks the most specific handler along the exception's MRO.
+    app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(falcon.HTTPError, handle_http_error)
+    app.add_error_handler(DomainError, handle_domain_error)

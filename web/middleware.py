@@ -1,0 +1,39 @@
+"""Request ids and admin authentication."""
+
+from __future__ import annotations
+
+import re
+
+from ulid import ULID
+
+from core import logs
+from core.auth import verify_admin_token
+
+# Accept a caller's id only if it is short and printable, so it is safe in logs and headers.
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+class RequestIdMiddleware:
+    def process_request(self, req, resp):
+        incoming = req.get_header("X-Request-Id")
+        request_id = incoming if incoming and _SAFE_REQUEST_ID.fullmatch(incoming) else str(ULID())
+        req.context.request_id = request_id
+        req.context.log_token = logs.request_id.set(request_id)
+        resp.set_header("X-Request-Id", request_id)
+
+    def process_response(self, req, resp, resource, req_succeeded):
+        token = getattr(req.context, "log_token", None)
+        if token is not None:
+            logs.request_id.reset(token)
+
+
+class AdminAuthMiddleware:
+    """Every route needs an admin token unless its resource says `public = True`."""
+
+    def __init__(self, jwt_secret: str):
+        self._secret = jwt_secret
+
+    def process_resource(self, req, resp, resource, params):
+        if resource is None or getattr(resource, "public", False):
+            return
+        req.context.principal = verify_admin_token(req.get_header("Authorization"), self._secret)

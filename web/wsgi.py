@@ -1,0 +1,8 @@
+"""WSGI entry point for gunicorn: `gunicorn web.wsgi:app` (configuration from the environment)."""
+
+from core.config import load_settings
+from core.logs import configure_logging
+from web.app import create_app
+
+configure_logging()
+app = create_app(load_settings(needs_jwt_secret=True))

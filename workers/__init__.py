@@ -1,0 +1,1 @@
+"""Dramatiq broker, actors, the scheduler process and the `wallet-analytics` CLI."""
