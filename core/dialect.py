@@ -23,6 +23,8 @@ UTC_DATETIME = sa.DateTime().with_variant(
     ),
     "sqlite",
 )
+# Serialized roaring bitmaps of user ids; a day of 100k users is ~16 KB, past BLOB's 64 KB at ~4M.
+BITMAP = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
 # A parenthesised default is an expression on MySQL 8, MariaDB and SQLite alike.
 EMPTY_JSON_OBJECT = sa.text("('{}')")
 
@@ -136,3 +138,19 @@ def bulk_load_session(conn: Connection) -> Iterator[None]:
         yield
     finally:
         conn.exec_driver_sql("SET SESSION unique_checks = 1, foreign_key_checks = 1")
+
+
+def insert_from_select_adding(conn: Connection, table: sa.Table, source: sa.Select, key: Sequence[str],
+                              summed: Sequence[str]) -> None:
+    """INSERT INTO table SELECT ...; where a key exists already, add the `summed` columns to it."""
+    columns = [c.name for c in source.selected_columns]
+    if is_sqlite(conn):
+        # "WHERE true" settles SQLite's INSERT ... SELECT ... ON CONFLICT parsing ambiguity.
+        stmt = sqlite.insert(table).from_select(columns, source.where(sa.true()))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(key), set_={c: table.c[c] + stmt.excluded[c] for c in summed}
+        )
+    else:
+        stmt = mysql.insert(table).from_select(columns, source)
+        stmt = stmt.on_duplicate_key_update({c: table.c[c] + stmt.inserted[c] for c in summed})
+    conn.execute(stmt)

@@ -6,7 +6,7 @@ The migrations in `migrations/versions` create exactly these tables; a test comp
 
 import sqlalchemy as sa
 
-from core.dialect import EMPTY_JSON_OBJECT, UNSIGNED_BIGINT, UNSIGNED_INT, UTC_DATETIME, enum
+from core.dialect import BITMAP, EMPTY_JSON_OBJECT, UNSIGNED_BIGINT, UNSIGNED_INT, UTC_DATETIME, enum
 
 metadata = sa.MetaData()
 
@@ -62,6 +62,8 @@ wallet_ledger = sa.Table(
     sa.CheckConstraint("amount > 0", name="ck_wallet_ledger_amount_positive"),
     sa.Index("idx_ledger_occurred_at", "occurred_at"),
     sa.Index("idx_ledger_user_occurred_at", "user_id", "occurred_at"),
+    # Covers the per-day rollup of the ETL and the real-time path: an index-only range scan.
+    sa.Index("idx_ledger_day_rollup", "occurred_at", "user_id", "reason", "token_type", "direction", "amount"),
 )
 
 purchases = sa.Table(
@@ -156,4 +158,87 @@ analytics_exports = sa.Table(
     sa.Column("completed_at", UTC_DATETIME, nullable=True),
     sa.Index("idx_user_status", "user_id", "status"),
     sa.Index("idx_expires", "expires_at"),
+)
+
+
+# Pre-aggregates written by the ETL in the same transaction as a day's analytics_token_daily
+# row (migration 0003). A day is "materialized" when it has an analytics_token_daily row.
+# `users`, `buyers` and `referrers` are serialized roaring bitmaps of user ids, so distinct
+# counts over any period are exact unions.
+
+analytics_daily_users = sa.Table(
+    "analytics_daily_users",
+    metadata,
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("users", BITMAP, nullable=False),
+)
+
+analytics_daily_breakdown = sa.Table(
+    "analytics_daily_breakdown",
+    metadata,
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("reason", sa.String(64), primary_key=True),
+    sa.Column("token_type", enum(*TOKEN_TYPES, name="token_type"), primary_key=True),
+    sa.Column("credited", UNSIGNED_BIGINT, nullable=False),
+    sa.Column("debited", UNSIGNED_BIGINT, nullable=False),
+    sa.Column("users", BITMAP, nullable=False),
+)
+
+analytics_user_daily = sa.Table(
+    "analytics_user_daily",
+    metadata,
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("user_id", UNSIGNED_INT, primary_key=True),
+    sa.Column("credited", UNSIGNED_BIGINT, nullable=False),
+    sa.Column("debited", UNSIGNED_BIGINT, nullable=False),
+)
+
+# Always the sum of analytics_user_daily over the materialized days of the month (kept so by
+# applying each day's change in the day's own transaction); `month` is the 1st.
+analytics_user_monthly = sa.Table(
+    "analytics_user_monthly",
+    metadata,
+    sa.Column("month", sa.Date, primary_key=True),
+    sa.Column("user_id", UNSIGNED_INT, primary_key=True),
+    sa.Column("credited", UNSIGNED_BIGINT, nullable=False),
+    sa.Column("debited", UNSIGNED_BIGINT, nullable=False),
+)
+
+analytics_daily_purchases = sa.Table(
+    "analytics_daily_purchases",
+    metadata,
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("purchases", UNSIGNED_INT, nullable=False),
+    sa.Column("tokens", UNSIGNED_BIGINT, nullable=False),
+    sa.Column("revenue_in_inr", sa.Numeric(15, 2), nullable=False),
+    sa.Column("buyers", BITMAP, nullable=False),
+)
+
+# campaign_id '' stands for referrals outside any campaign (a primary key cannot hold NULL).
+analytics_daily_referrals = sa.Table(
+    "analytics_daily_referrals",
+    metadata,
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("campaign_id", sa.String(64), primary_key=True),
+    sa.Column("referrals", UNSIGNED_INT, nullable=False),
+    sa.Column("successful", UNSIGNED_INT, nullable=False),
+    sa.Column("bonus_awarded", UNSIGNED_BIGINT, nullable=False),
+    sa.Column("referrers", BITMAP, nullable=False),
+)
+
+ETL_RUN_STATUSES = ("running", "succeeded", "failed")
+
+analytics_etl_runs = sa.Table(
+    "analytics_etl_runs",
+    metadata,
+    sa.Column("id", UNSIGNED_INT, primary_key=True, autoincrement=True),
+    sa.Column("trigger", sa.String(32), nullable=False),
+    sa.Column("status", enum(*ETL_RUN_STATUSES, name="etl_run_status"), nullable=False),
+    sa.Column("first_date", sa.Date, nullable=True),
+    sa.Column("last_date", sa.Date, nullable=True),
+    sa.Column("dates_processed", UNSIGNED_INT, nullable=False, server_default="0"),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("started_at", UTC_DATETIME, nullable=False),
+    sa.Column("finished_at", UTC_DATETIME, nullable=True),
+    sa.Index("idx_etl_runs_started_at", "started_at"),
 )

@@ -1,0 +1,167 @@
+"""A local day's aggregates, computed from the base tables.
+
+The ETL stores them (core.materialize); the analytics read them back for materialized days and
+compute them here for every other day, so both paths share one definition of every number
+(DESIGN.md, "Meaning of the numbers").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from pyroaring import BitMap
+from sqlalchemy.engine import Connection
+
+from core.dates import day_bounds
+from core.tables import purchases, referrals, wallet_ledger
+
+CENT = Decimal("0.01")
+NO_CAMPAIGN = ""
+
+
+@dataclass
+class Volume:
+    credited: int = 0
+    debited: int = 0
+    users: BitMap = field(default_factory=BitMap)
+
+
+@dataclass
+class PurchaseTotals:
+    purchases: int = 0
+    tokens: int = 0
+    revenue_in_inr: Decimal = Decimal("0.00")
+    buyers: BitMap = field(default_factory=BitMap)
+
+
+@dataclass
+class ReferralTotals:
+    referrals: int = 0
+    successful: int = 0
+    bonus_awarded: int = 0
+    referrers: BitMap = field(default_factory=BitMap)
+
+
+@dataclass
+class DayAggregates:
+    day: date
+    # (reason, token_type) -> sums and the users behind them
+    breakdown: dict[tuple[str, str], Volume] = field(default_factory=dict)
+    # user_id -> [credited, debited]
+    user_sums: dict[int, list[int]] = field(default_factory=dict)
+    purchases: PurchaseTotals = field(default_factory=PurchaseTotals)
+    # campaign_id ('' for none) -> referral figures
+    referrals: dict[str, ReferralTotals] = field(default_factory=dict)
+
+    @property
+    def credited(self) -> int:
+        return sum(v.credited for v in self.breakdown.values())
+
+    @property
+    def debited(self) -> int:
+        return sum(v.debited for v in self.breakdown.values())
+
+    @property
+    def users(self) -> BitMap:
+        return BitMap(self.user_sums)
+
+    def by_feature(self) -> dict[str, dict[str, int]]:
+        features: dict[str, dict[str, int]] = defaultdict(lambda: {"credited": 0, "debited": 0})
+        for (reason, _), volume in self.breakdown.items():
+            features[reason]["credited"] += volume.credited
+            features[reason]["debited"] += volume.debited
+        return dict(sorted(features.items()))
+
+    def token_type_volumes(self) -> dict[str, int]:
+        volumes = {"regular": 0, "promo": 0}
+        for (_, token_type), volume in self.breakdown.items():
+            volumes[token_type] += volume.credited + volume.debited
+        return volumes
+
+
+def composition(regular_volume: int, promo_volume: int) -> dict[str, float]:
+    """Percentages of token volume, 2 decimals, summing to exactly 100 (both 0 with no activity)."""
+    total = regular_volume + promo_volume
+    if total == 0:
+        return {"regular": 0.0, "promo": 0.0}
+    regular = (Decimal(100 * regular_volume) / Decimal(total)).quantize(CENT, rounding=ROUND_HALF_UP)
+    return {"regular": float(regular), "promo": float(Decimal(100) - regular)}
+
+
+def money(value) -> Decimal:
+    """An exact 2-decimal amount; SQLite sums DECIMAL columns as floats."""
+    if value is None:
+        return Decimal("0.00")
+    if isinstance(value, float):
+        value = repr(value)
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def compute_day(conn: Connection, day: date, tz: ZoneInfo) -> DayAggregates:
+    """Everything the analytics need about one local day, straight from the base tables."""
+    start, end = day_bounds(day, day, tz)
+    aggregates = DayAggregates(day=day)
+    _add_ledger(conn, aggregates, start, end)
+    _add_purchases(conn, aggregates, start, end)
+    _add_referrals(conn, aggregates, start, end)
+    return aggregates
+
+
+def _add_ledger(conn: Connection, aggregates: DayAggregates, start, end) -> None:
+    ledger = wallet_ledger.c
+    rows = conn.execute(
+        sa.select(ledger.user_id, ledger.reason, ledger.token_type, ledger.direction, sa.func.sum(ledger.amount))
+        .where(ledger.occurred_at >= start, ledger.occurred_at < end)
+        .group_by(ledger.user_id, ledger.reason, ledger.token_type, ledger.direction)
+    )
+    for user_id, reason, token_type, direction, amount in rows:
+        amount = int(amount)
+        volume = aggregates.breakdown.get((reason, token_type))
+        if volume is None:
+            volume = aggregates.breakdown[(reason, token_type)] = Volume()
+        volume.users.add(user_id)
+        sums = aggregates.user_sums.setdefault(user_id, [0, 0])
+        if direction == "credit":
+            volume.credited += amount
+            sums[0] += amount
+        else:
+            volume.debited += amount
+            sums[1] += amount
+
+
+def _add_purchases(conn: Connection, aggregates: DayAggregates, start, end) -> None:
+    p = purchases.c
+    rows = conn.execute(
+        sa.select(p.user_id, sa.func.count(), sa.func.sum(p.tokens), sa.func.sum(p.amount_inr))
+        .where(p.status == "paid", p.paid_at >= start, p.paid_at < end)
+        .group_by(p.user_id)
+    )
+    totals = aggregates.purchases
+    revenue = Decimal("0.00")
+    for user_id, count, tokens, amount_inr in rows:
+        totals.purchases += count
+        totals.tokens += int(tokens)
+        revenue += money(amount_inr)
+        totals.buyers.add(user_id)
+    totals.revenue_in_inr = revenue
+
+
+def _add_referrals(conn: Connection, aggregates: DayAggregates, start, end) -> None:
+    r = referrals.c
+    rows = conn.execute(
+        sa.select(r.campaign_id, r.referrer_user_id, r.status, sa.func.count(), sa.func.sum(r.bonus_awarded))
+        .where(r.created_at >= start, r.created_at < end)
+        .group_by(r.campaign_id, r.referrer_user_id, r.status)
+    )
+    for campaign_id, referrer, status, count, bonus in rows:
+        totals = aggregates.referrals.setdefault(campaign_id or NO_CAMPAIGN, ReferralTotals())
+        totals.referrals += count
+        totals.referrers.add(referrer)
+        if status == "credited":
+            totals.successful += count
+            totals.bonus_awarded += int(bonus)

@@ -1,0 +1,109 @@
+"""Write one local day's aggregates, all or nothing.
+
+Everything a day owns (its analytics_token_daily row, breakdown, user sums, purchases, referrals
+and its share of the monthly per-user sums) is replaced in one transaction, so a crash leaves
+the day exactly as it was and a re-run gives exactly the same rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from core.aggregates import DayAggregates, composition, compute_day
+from core.dates import utc_now
+from core.dialect import insert_from_select_adding, upsert
+from core.tables import (
+    analytics_daily_breakdown,
+    analytics_daily_purchases,
+    analytics_daily_referrals,
+    analytics_daily_users,
+    analytics_token_daily,
+    analytics_user_daily,
+    analytics_user_monthly,
+)
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def materialize_day(engine: Engine, day: date, tz: ZoneInfo) -> DayAggregates:
+    """Compute `day` from the base tables and store it; returns what was stored."""
+    with engine.begin() as conn:
+        aggregates = compute_day(conn, day, tz)
+        store_day(conn, aggregates)
+    return aggregates
+
+
+def store_day(conn: Connection, aggregates: DayAggregates) -> None:
+    day = aggregates.day
+    now = utc_now()
+    _replace_user_sums(conn, aggregates)
+    for table in (analytics_daily_breakdown, analytics_daily_referrals):
+        conn.execute(table.delete().where(table.c.date == day))
+    if aggregates.breakdown:
+        conn.execute(analytics_daily_breakdown.insert(), [
+            {"date": day, "reason": reason, "token_type": token_type, "credited": v.credited,
+             "debited": v.debited, "users": _serialize(v.users)}
+            for (reason, token_type), v in sorted(aggregates.breakdown.items())
+        ])
+    if aggregates.referrals:
+        conn.execute(analytics_daily_referrals.insert(), [
+            {"date": day, "campaign_id": campaign, "referrals": t.referrals, "successful": t.successful,
+             "bonus_awarded": t.bonus_awarded, "referrers": _serialize(t.referrers)}
+            for campaign, t in sorted(aggregates.referrals.items())
+        ])
+    purchases = aggregates.purchases
+    upsert(conn, analytics_daily_purchases, [{
+        "date": day, "purchases": purchases.purchases, "tokens": purchases.tokens,
+        "revenue_in_inr": purchases.revenue_in_inr, "buyers": _serialize(purchases.buyers),
+    }], key=["date"])
+    users = aggregates.users
+    upsert(conn, analytics_daily_users, [{"date": day, "users": _serialize(users)}], key=["date"])
+    credited, debited = aggregates.credited, aggregates.debited
+    volumes = aggregates.token_type_volumes()
+    # analytics_token_daily last: its row is what marks the day as materialized.
+    upsert(conn, analytics_token_daily, [{
+        "date": day, "credited": credited, "debited": debited, "net": credited - debited,
+        "revenue_in_inr": purchases.revenue_in_inr, "active_users": len(users),
+        "by_feature": aggregates.by_feature(),
+        "regular_vs_promo": composition(volumes["regular"], volumes["promo"]),
+        "created_at": now, "updated_at": now,
+    }], key=["date"])
+
+
+def _replace_user_sums(conn: Connection, aggregates: DayAggregates) -> None:
+    """Swap the day's per-user sums, taking the old ones out of the month and adding the new."""
+    day, month = aggregates.day, month_of(aggregates.day)
+    daily, monthly = analytics_user_daily.c, analytics_user_monthly.c
+    conn.execute(
+        analytics_user_monthly.update()
+        .where(monthly.month == month, monthly.user_id == daily.user_id, daily.date == day)
+        .values(credited=monthly.credited - daily.credited, debited=monthly.debited - daily.debited)
+    )
+    conn.execute(analytics_user_daily.delete().where(daily.date == day))
+    if aggregates.user_sums:
+        conn.execute(analytics_user_daily.insert(), [
+            {"date": day, "user_id": user_id, "credited": sums[0], "debited": sums[1]}
+            for user_id, sums in sorted(aggregates.user_sums.items())
+        ])
+    insert_from_select_adding(
+        conn,
+        analytics_user_monthly,
+        sa.select(sa.literal(month, sa.Date).label("month"), daily.user_id, daily.credited, daily.debited)
+        .where(daily.date == day),
+        key=["month", "user_id"],
+        summed=["credited", "debited"],
+    )
+    conn.execute(
+        analytics_user_monthly.delete().where(monthly.month == month, monthly.credited == 0, monthly.debited == 0)
+    )
+
+
+def _serialize(bitmap) -> bytes:
+    bitmap.run_optimize()
+    return bitmap.serialize()

@@ -1,0 +1,86 @@
+from collections import defaultdict
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from pyroaring import BitMap
+
+from core.aggregates import composition
+from core.materialize import materialize_day
+from core.tables import (
+    analytics_daily_breakdown,
+    analytics_daily_users,
+    analytics_token_daily,
+    analytics_user_daily,
+    analytics_user_monthly,
+)
+from tests.factories import add_ledger, add_user
+
+KOLKATA = ZoneInfo("Asia/Kolkata")
+
+
+def _rows(engine, table, **where):
+    with engine.connect() as conn:
+        query = sa.select(table)
+        for column, value in where.items():
+            query = query.where(table.c[column] == value)
+        return [r._asdict() for r in conn.execute(query.order_by(*table.primary_key.columns))]
+
+
+def test_a_day_is_its_local_calendar_day(db):
+    for user in (1, 2, 3):
+        add_user(db, user)
+    # 2025-11-01 in Kolkata is 2025-10-31 18:30 .. 2025-11-01 18:30 UTC.
+    add_ledger(db, 1, "credit", 1000, "2025-10-31 18:30:00", reason="purchase")
+    add_ledger(db, 1, "debit", 500, "2025-11-01 11:00:00", reason="chapter_generation")
+    add_ledger(db, 2, "credit", 100, "2025-11-01 18:29:59", token_type="promo", reason="referral_bonus")
+    add_ledger(db, 3, "credit", 7, "2025-10-31 18:29:59", reason="purchase")  # the day before
+    add_ledger(db, 3, "credit", 9, "2025-11-01 18:30:00", reason="purchase")  # the day after
+
+    materialize_day(db, date(2025, 11, 1), KOLKATA)
+
+    [row] = _rows(db, analytics_token_daily)
+    assert (row["date"], row["credited"], row["debited"], row["net"], row["active_users"]) == (
+        date(2025, 11, 1), 1100, 500, 600, 2)
+    assert row["by_feature"] == {
+        "chapter_generation": {"credited": 0, "debited": 500},
+        "purchase": {"credited": 1000, "debited": 0},
+        "referral_bonus": {"credited": 100, "debited": 0},
+    }
+    assert row["regular_vs_promo"] == {"regular": 93.75, "promo": 6.25}
+    [users] = _rows(db, analytics_daily_users)
+    assert BitMap.deserialize(users["users"]) == BitMap([1, 2])
+
+
+def test_rerunning_a_changed_day_keeps_the_month_equal_to_its_days(db):
+    for user in (1, 2):
+        add_user(db, user)
+    add_ledger(db, 1, "credit", 10, "2025-11-02 06:00:00")
+    add_ledger(db, 2, "debit", 4, "2025-11-03 06:00:00", reason="translation")
+    materialize_day(db, date(2025, 11, 2), KOLKATA)
+    materialize_day(db, date(2025, 11, 3), KOLKATA)
+    add_ledger(db, 1, "debit", 3, "2025-11-03 07:00:00", reason="translation")  # arrives late
+    materialize_day(db, date(2025, 11, 3), KOLKATA)
+    materialize_day(db, date(2025, 11, 3), KOLKATA)
+
+    sums = defaultdict(lambda: [0, 0])
+    for row in _rows(db, analytics_user_daily):
+        sums[row["user_id"]][0] += row["credited"]
+        sums[row["user_id"]][1] += row["debited"]
+    monthly = {r["user_id"]: [r["credited"], r["debited"]] for r in _rows(db, analytics_user_monthly)}
+    assert monthly == dict(sums) == {1: [10, 3], 2: [0, 4]}
+    assert len(_rows(db, analytics_daily_breakdown, date=date(2025, 11, 3))) == 1
+
+
+def test_an_empty_day_gets_a_row_of_zeros(db):
+    materialize_day(db, date(2025, 11, 5), KOLKATA)
+    [row] = _rows(db, analytics_token_daily)
+    assert (row["credited"], row["debited"], row["active_users"], row["by_feature"]) == (0, 0, 0, {})
+    assert row["regular_vs_promo"] == {"regular": 0.0, "promo": 0.0}
+
+
+def test_composition_sums_to_exactly_one_hundred():
+    assert composition(1, 2) == {"regular": 33.33, "promo": 66.67}
+    assert composition(2, 1) == {"regular": 66.67, "promo": 33.33}
+    assert composition(0, 5) == {"regular": 0.0, "promo": 100.0}
+    assert composition(0, 0) == {"regular": 0.0, "promo": 0.0}
