@@ -14,3 +14,6 @@ keepalive = 5
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss rid=%({x-request-id}o)s'
 errorlog = "-"
+# gunicorn 24+ opens a control socket at one fixed path per user; two instances would collide
+# and nothing here uses it. (Older versions ignore the unknown name.)
+control_socket_disable = True

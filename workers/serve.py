@@ -24,6 +24,8 @@ class _DemoServer(BaseApplication):
         self.cfg.set("threads", 8)
         self.cfg.set("worker_class", "gthread")
         self.cfg.set("post_worker_init", _start_in_process_worker)
+        if "control_socket_disable" in self.cfg.settings:  # see deploy/gunicorn.conf.py
+            self.cfg.set("control_socket_disable", True)
 
     def load(self):
         from web.app import create_app
