@@ -48,7 +48,7 @@ class _Run:
 
 
 def run_etl(engine: Engine, settings: Settings, *, cleanup: Cleanup, trigger: str,
-            dates: list[date] | None = None, wait: bool = False, out: TextIO = sys.stdout,
+            dates: list[date] | None = None, wait: bool = False, out: TextIO | None = None,
             lock: EtlLock | None = None, clock: Callable[[], datetime] = utc_now,
             poll_seconds: float = 1.0) -> EtlResult:
     """Materialize `dates` (checked by plan.requested_dates), or with None the nightly choice,
@@ -58,7 +58,7 @@ def run_etl(engine: Engine, settings: Settings, *, cleanup: Cleanup, trigger: st
     the cleanup fails: the days done before it stay materialized, the failing one as it was.
     """
     tz = settings.report_timezone
-    etl_log = EtlLog(out, tz, clock)
+    etl_log = EtlLog(out or sys.stdout, tz, clock)
     lock = lock or etl_lock(settings, engine)
     waiting = partial(etl_log.line, "Another ETL run holds the lock; waiting for it to finish...")
     with holding(lock, wait=wait, poll_seconds=poll_seconds, on_wait=waiting):
