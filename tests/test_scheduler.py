@@ -5,7 +5,12 @@ import sqlalchemy as sa
 
 from core.tables import analytics_etl_runs
 from tests.etl_helpers import KOLKATA
-from workers.scheduler import NIGHTLY_JOB_ID, NightlyEnqueuer, build_scheduler, nightly_trigger
+from workers.scheduler import (
+    NIGHTLY_JOB_ID,
+    NightlyEnqueuer,
+    build_scheduler,
+    nightly_trigger,
+)
 
 
 def test_the_nightly_trigger_fires_at_three_in_the_report_zone():
