@@ -27,7 +27,7 @@ NIGHTLY_HOUR = 3
 SLOT_KEY = "wallet-analytics:scheduler:nightly-etl:{day}"
 # Outlives the night it stands for, so a late second scheduler still finds it.
 SLOT_TTL_SECONDS = 36 * 3600
-# A scheduler that was down at 03:00 still enqueues the night if it is back within this time.
+# A fire delayed (a busy or suspended process) still enqueues the night within this time.
 MISFIRE_GRACE_SECONDS = 6 * 3600
 
 
