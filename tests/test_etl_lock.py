@@ -121,4 +121,13 @@ def test_a_redis_lock_expires_unless_renewed(redis_url):
         other.renew()
     assert not RedisEtlLock(redis_url).acquire()
     other.release()
-    assert RedisEtlLock(redis_url).acquire()
+    last = RedisEtlLock(redis_url)
+    assert last.acquire()
+    last.release()
+
+
+def test_an_unreachable_redis_is_a_clear_error():
+    from core.errors import ServiceUnavailable
+
+    with pytest.raises(ServiceUnavailable, match="cannot reach Redis for the ETL lock"):
+        RedisEtlLock("redis://127.0.0.1:1/0").acquire()

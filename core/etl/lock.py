@@ -18,10 +18,11 @@ from typing import Protocol
 
 import redis
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from core import dialect
 from core.config import Settings
-from core.errors import Conflict
+from core.errors import Conflict, ServiceUnavailable
 
 LOCK_NAME = "wallet-analytics:etl"
 # Far longer than one day takes (well under a minute at 1M ledger rows a year).
@@ -51,7 +52,10 @@ class RedisEtlLock:
         self._lock = client.lock(LOCK_NAME, timeout=ttl_seconds, thread_local=False)
 
     def acquire(self) -> bool:
-        return self._lock.acquire(blocking=False)
+        try:
+            return self._lock.acquire(blocking=False)
+        except redis.exceptions.ConnectionError as error:
+            raise ServiceUnavailable(f"cannot reach Redis for the ETL lock ({error})") from error
 
     def renew(self) -> None:
         try:
@@ -89,6 +93,8 @@ class MySqlEtlLock:
     def release(self) -> None:
         try:
             dialect.release_named_lock(self._conn, self._name)
+        except DBAPIError:
+            pass  # the connection is gone, and the server dropped the lock with it
         finally:
             self._conn.close()
             self._conn = None
