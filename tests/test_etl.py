@@ -170,9 +170,9 @@ def test_the_cleanup_expires_ready_exports_past_their_expiry(db, settings):
     fresh = add_export(db, 1, "ready", datetime(2999, 1, 1))
     preparing = add_export(db, 1, "preparing", datetime(2020, 1, 1))
 
-    _, log = etl(db, settings, cleanup=partial(expire_ready_exports, db))
+    result, log = etl(db, settings, cleanup=partial(expire_ready_exports, db))
 
-    assert "Cleaned up 1 expired export(s)" in log
+    assert result.expired_exports == 1 and "Cleaned up 1 expired export(s)" in log
     with db.connect() as conn:
         statuses = dict(conn.execute(sa.select(analytics_exports.c.id, analytics_exports.c.status)).all())
     assert statuses == {expired: "expired", fresh: "ready", preparing: "preparing"}

@@ -43,14 +43,13 @@ class EtlResult:
 @dataclass
 class _Run:
     id: int
-    step: str = "start"
+    step: str = ""  # what it is doing: a day, or the cleanup; named by the error if it fails
     done: int = 0
 
 
 def run_etl(engine: Engine, settings: Settings, *, cleanup: Cleanup, trigger: str,
             dates: list[date] | None = None, wait: bool = False, out: TextIO | None = None,
-            lock: EtlLock | None = None, clock: Callable[[], datetime] = utc_now,
-            poll_seconds: float = 1.0) -> EtlResult:
+            clock: Callable[[], datetime] = utc_now, poll_seconds: float = 1.0) -> EtlResult:
     """Materialize `dates` (checked by plan.requested_dates), or with None the nightly choice,
     made once the lock is held; then run `cleanup`.
 
@@ -59,7 +58,7 @@ def run_etl(engine: Engine, settings: Settings, *, cleanup: Cleanup, trigger: st
     """
     tz = settings.report_timezone
     etl_log = EtlLog(out or sys.stdout, tz, clock)
-    lock = lock or etl_lock(settings, engine)
+    lock = etl_lock(settings, engine)
     waiting = partial(etl_log.line, "Another ETL run holds the lock; waiting for it to finish...")
     with holding(lock, wait=wait, poll_seconds=poll_seconds, on_wait=waiting):
         runs.fail_interrupted_runs(engine, clock())
