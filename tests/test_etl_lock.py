@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 import core.etl.job
 from core.config import load_settings
+from core.db import get_engine
 from core.etl.lock import EtlAlreadyRunning, EtlLockLost, RedisEtlLock, etl_lock
 from core.tables import analytics_etl_runs
 from tests.etl_helpers import etl, token_daily
@@ -20,6 +21,7 @@ DAY = date(2025, 11, 5)
 HOLD_THE_LOCK = """
 import time
 from core.config import load_settings
+from core.db import get_engine
 from core.db import get_engine
 from core.etl.lock import etl_lock
 settings = load_settings()
@@ -131,3 +133,19 @@ def test_an_unreachable_redis_is_a_clear_error():
 
     with pytest.raises(ServiceUnavailable, match="cannot reach Redis for the ETL lock"):
         RedisEtlLock("redis://127.0.0.1:1/0").acquire()
+
+
+def test_a_run_whose_database_lock_connection_dies_fails(mysql_url):
+    engine = get_engine(mysql_url)
+    settings = load_settings({"DATABASE_URL": mysql_url.render_as_string(hide_password=False)})
+    lock = etl_lock(settings, engine)
+    assert lock.acquire()
+    with engine.connect() as conn:
+        holder_id = conn.execute(sa.text("SELECT IS_USED_LOCK(:name)"), {"name": lock.name}).scalar()
+        conn.execute(sa.text(f"KILL {int(holder_id)}"))
+    with pytest.raises(EtlLockLost, match="lost with its connection"):
+        lock.renew()
+    lock.release()
+    again = etl_lock(settings, engine)
+    assert again.acquire()
+    again.release()

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import redis
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
 from core import dialect
 from core.config import Settings
@@ -73,13 +73,13 @@ class RedisEtlLock:
 class MySqlEtlLock:
     def __init__(self, engine: Engine):
         # Named locks are server-wide: the database's name keeps apart the ETLs of two databases.
-        self._name = f"{LOCK_NAME}:{engine.url.database}"[:64]
+        self.name = f"{LOCK_NAME}:{engine.url.database}"[:64]
         self._engine = engine
         self._conn = None
 
     def acquire(self) -> bool:
         conn = self._engine.connect()
-        if dialect.try_named_lock(conn, self._name):
+        if dialect.try_named_lock(conn, self.name):
             self._conn = conn
             return True
         conn.close()
@@ -87,13 +87,17 @@ class MySqlEtlLock:
 
     def renew(self) -> None:
         # Also keeps the otherwise idle connection (and so the lock) from timing out.
-        if not dialect.holds_named_lock(self._conn, self._name):
-            raise EtlLockLost("the ETL's database lock was lost (its connection was closed)")
+        try:
+            held = dialect.holds_named_lock(self._conn, self.name)
+        except SQLAlchemyError as error:
+            raise EtlLockLost(f"the ETL's database lock was lost with its connection ({error})") from error
+        if not held:
+            raise EtlLockLost("the ETL's database lock was released by someone else")
 
     def release(self) -> None:
         try:
-            dialect.release_named_lock(self._conn, self._name)
-        except DBAPIError:
+            dialect.release_named_lock(self._conn, self.name)
+        except SQLAlchemyError:
             pass  # the connection is gone, and the server dropped the lock with it
         finally:
             self._conn.close()
