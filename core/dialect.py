@@ -154,3 +154,19 @@ def insert_from_select_adding(conn: Connection, table: sa.Table, source: sa.Sele
         stmt = mysql.insert(table).from_select(columns, source)
         stmt = stmt.on_duplicate_key_update({c: table.c[c] + stmt.inserted[c] for c in summed})
     conn.execute(stmt)
+
+
+# Named locks of MySQL/MariaDB: held by one session, released when it ends (so a crashed
+# holder's lock goes with its connection). Names are server-wide, at most 64 characters.
+def try_named_lock(conn: Connection, name: str) -> bool:
+    return conn.execute(sa.text("SELECT GET_LOCK(:name, 0)"), {"name": name}).scalar() == 1
+
+
+def holds_named_lock(conn: Connection, name: str) -> bool:
+    return conn.execute(
+        sa.text("SELECT IS_USED_LOCK(:name) = CONNECTION_ID()"), {"name": name}
+    ).scalar() == 1
+
+
+def release_named_lock(conn: Connection, name: str) -> None:
+    conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": name})

@@ -31,6 +31,12 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Conflict(DomainError):
+    """The request clashes with work in progress (e.g. an ETL run already running)."""
+
+    code = "conflict"
+
+
 class ServiceUnavailable(DomainError):
     code = "service_unavailable"
 

@@ -13,7 +13,7 @@ from core.config import Settings
 from core.db import get_engine
 from web import errors
 from web.middleware import AdminAuthMiddleware, RequestIdMiddleware
-from web.resources import analytics, health
+from web.resources import analytics, etl, health
 
 API = "/api/v1/admin/analytics"
 
@@ -42,4 +42,5 @@ def create_app(settings: Settings) -> falcon.App:
     app.add_route("/healthz", health.Health())
     app.add_route("/readyz", health.Ready(engine, settings.redis_url))
     app.add_route(f"{API}/tokens/overview", analytics.NotYetBuilt())
+    app.add_route(f"{API}/status", etl.EtlStatusResource(engine, settings.report_timezone))
     return app

@@ -8,6 +8,7 @@ import falcon
 
 from core.errors import (
     BusinessRuleViolation,
+    Conflict,
     DomainError,
     Forbidden,
     NotFound,
@@ -24,6 +25,7 @@ STATUS_OF = {
     Unauthorized: falcon.HTTP_401,
     Forbidden: falcon.HTTP_403,
     NotFound: falcon.HTTP_404,
+    Conflict: falcon.HTTP_409,
     BusinessRuleViolation: falcon.HTTP_422,
     NotImplementedYet: falcon.HTTP_501,
     ServiceUnavailable: falcon.HTTP_503,

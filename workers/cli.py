@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import timedelta
+from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 from core import demo_data, migrate
 from core.auth import mint_admin_token
 from core.config import Settings, load_settings
+from core.dates import local_today, parse_date
 from core.db import get_engine
-from core.errors import ConfigError, DomainError
+from core.errors import ConfigError, DomainError, ValidationError
+from core.etl.cleanup import expire_ready_exports
+from core.etl.job import run_etl
+from core.etl.plan import requested_dates
 from core.logs import configure_logging
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +56,35 @@ def cmd_token(settings: Settings, args) -> int:
     )
     print(token)
     return 0
+
+
+def cmd_etl(settings: Settings, args) -> int:
+    engine = get_engine(settings.database_url)
+    dates = None
+    if args.date or args.first or args.last:
+        first, last = _date_arguments(args)
+        tz = settings.report_timezone
+        dates = requested_dates(first, last, local_today(tz), tz)
+    run_etl(engine, settings, cleanup=partial(expire_ready_exports, engine), trigger="cli", dates=dates,
+            wait=args.wait)
+    return 0
+
+
+def _date_arguments(args) -> tuple[date, date]:
+    if args.date:
+        if args.last:
+            raise ValidationError("--date names one day; for a range use --from D --to D")
+        day = parse_date(args.date, "--date")
+        return day, day
+    if not (args.first and args.last):
+        raise ValidationError("--from and --to go together: give both, or --date D for one day")
+    return parse_date(args.first, "--from"), parse_date(args.last, "--to")
+
+
+def cmd_scheduler(settings: Settings, args) -> int:
+    from workers.scheduler import run
+
+    return run(settings)
 
 
 def cmd_web(settings: Settings, args) -> int:
@@ -96,6 +130,19 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--username", default=demo_data.ADMIN_USERNAME)
     p.add_argument("--hours", type=float, default=12.0)
     p.set_defaults(handler=cmd_token, needs_jwt_secret=True)
+
+    p = commands.add_parser(
+        "etl", help="materialize days: no options picks the missing days and the lookback; "
+        "--date/--from --to reprocess exactly those")
+    dates = p.add_mutually_exclusive_group()
+    dates.add_argument("--date", metavar="YYYY-MM-DD", help="reprocess this one day")
+    dates.add_argument("--from", dest="first", metavar="YYYY-MM-DD", help="reprocess from this day ...")
+    p.add_argument("--to", dest="last", metavar="YYYY-MM-DD", help="... to this one, inclusive")
+    p.add_argument("--wait", action="store_true", help="if another run is going, wait for it instead of failing")
+    p.set_defaults(handler=cmd_etl)
+
+    p = commands.add_parser("scheduler", help="enqueue the nightly ETL at 03:00 REPORT_TIMEZONE")
+    p.set_defaults(handler=cmd_scheduler)
 
     p = commands.add_parser("web", help="serve the API with gunicorn (deploy/gunicorn.conf.py)")
     p.set_defaults(handler=cmd_web, needs_jwt_secret=True)
