@@ -4,10 +4,10 @@ The Dramatiq CLI imports this module (`dramatiq workers.actors`), so it sets up 
 reads the configuration from the environment at import time.
 """
 
-import dramatiq
-
 from core.config import load_settings
 from workers import broker as broker_setup
+from workers.jobs import declare_actors
 
-settings = load_settings()
+settings = load_settings(needs_download_secret=True)
 broker = broker_setup.setup(settings)
+actors = declare_actors(broker, settings)

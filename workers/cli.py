@@ -13,6 +13,7 @@ from core.auth import mint_admin_token
 from core.config import Settings, load_settings
 from core.db import get_engine
 from core.errors import ConfigError, DomainError
+from core.exports.maintenance import expire_exports, fail_stuck_exports
 from core.logs import configure_logging
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +51,14 @@ def cmd_token(settings: Settings, args) -> int:
         ttl=timedelta(hours=args.hours),
     )
     print(token)
+    return 0
+
+
+def cmd_exports_cleanup(settings: Settings, args) -> int:
+    engine = get_engine(settings.database_url)
+    expired = expire_exports(engine, settings)
+    stuck = fail_stuck_exports(engine, settings)
+    print(f"Cleaned up {expired} expired export(s); failed {stuck} stuck export(s)")
     return 0
 
 
@@ -96,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--username", default=demo_data.ADMIN_USERNAME)
     p.add_argument("--hours", type=float, default=12.0)
     p.set_defaults(handler=cmd_token, needs_jwt_secret=True)
+
+    p = commands.add_parser("exports", help="export housekeeping")
+    exports = p.add_subparsers(dest="exports_command", required=True, metavar="COMMAND")
+    p = exports.add_parser(
+        "cleanup",
+        help="expire ready exports past expires_at (deleting their files) and fail exports stuck preparing",
+    )
+    p.set_defaults(handler=cmd_exports_cleanup)
 
     p = commands.add_parser("web", help="serve the API with gunicorn (deploy/gunicorn.conf.py)")
     p.set_defaults(handler=cmd_web, needs_jwt_secret=True)

@@ -1,0 +1,34 @@
+"""The actors, declared on a given broker with given settings.
+
+`workers.actors` declares them on the process's broker (what `dramatiq workers.actors` runs);
+tests declare them on a broker of their own. Each actor is a thin wrapper around `core`.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+
+from core.config import Settings
+from core.db import get_engine
+from core.exports.generation import generate_export
+
+EXPORTS_QUEUE = "exports"
+GENERATE_EXPORT = "generate_export"
+# Longer than any 100,000-row export takes, shorter than EXPORT_STUCK_MINUTES' default (15).
+EXPORT_TIME_LIMIT_MS = 10 * 60 * 1000
+
+
+def declare_actors(broker: dramatiq.Broker, settings: Settings) -> dict[str, dramatiq.Actor]:
+    engine = get_engine(settings.database_url)
+
+    def generate(export_id: str) -> None:
+        # Failures become a `failed` export inside core; an exception escapes only when even
+        # that could not be recorded (database down), and then Dramatiq retries the message.
+        generate_export(engine, settings, export_id)
+
+    return {
+        GENERATE_EXPORT: dramatiq.actor(
+            generate, broker=broker, actor_name=GENERATE_EXPORT, queue_name=EXPORTS_QUEUE,
+            max_retries=3, min_backoff=5_000, time_limit=EXPORT_TIME_LIMIT_MS,
+        ),
+    }
