@@ -1,5 +1,5 @@
-"""Shared pieces of the export tests: a real Dramatiq worker on the test's Redis, and helpers
-that create an export through the API, wait for it and download it through its signed link."""
+"""Helpers of the export tests: create an export through the API, wait for it, and download
+it through its signed link."""
 
 from __future__ import annotations
 
@@ -7,33 +7,10 @@ import csv
 import io
 import time
 
-import dramatiq
 import orjson
-import pytest
-
-from workers.broker import build_broker
-from workers.jobs import declare_actors
 
 EXPORTS = "/api/v1/admin/analytics/exports"
 WAIT_SECONDS = 30  # a safety net against a hung test, not a speed requirement
-
-
-def forget_queued_messages(broker) -> None:
-    """Messages left by earlier tests (whose databases are gone) must not reach this worker."""
-    for key in broker.client.scan_iter("dramatiq*"):
-        broker.client.delete(key)
-
-
-@pytest.fixture
-def worker(settings):
-    broker = build_broker(settings, environ={})
-    forget_queued_messages(broker)
-    declare_actors(broker, settings)
-    running = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
-    running.start()
-    yield running
-    running.stop()
-    broker.close()
 
 
 def create(client, headers, body: dict) -> dict:

@@ -7,16 +7,17 @@ import pytest
 
 from core.exports.datasets import DATASETS
 from tests import factories as f
-from tests.exports_support import export_and_download, worker  # noqa: F401 (fixture)
+from tests.exports_support import export_and_download
 
 FROM, TO = "2025-11-01", "2025-11-08"
 # Asia/Kolkata is UTC+05:30: the local range 2025-11-01..08 is [10-31 18:30, 11-08 18:30) in UTC.
 FIRST_MOMENT, LAST_MOMENT = "2025-10-31 18:30:00", "2025-11-08 18:29:59"
 JUST_BEFORE, JUST_AFTER = "2025-10-31 18:29:59", "2025-11-08 18:30:00"
+# The spec's header, verbatim (Test Scenario 3).
 TRANSACTIONS_HEADER = (
     "id,user_id,username,email,token_type,direction,reason,amount,balance_after_regular,"
     "balance_after_promo,reference_id,metadata,occurred_at"
-).split(",")
+).split(",")  # noqa: SIM905
 
 
 @pytest.fixture

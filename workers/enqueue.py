@@ -30,7 +30,7 @@ def export_enqueuer(settings: Settings) -> Callable[[str], None]:
         )
         try:
             broker.enqueue(message)
-        except (redis.RedisError, dramatiq.errors.ConnectionError) as error:
+        except redis.RedisError as error:  # the Redis broker sends without wrapping its errors
             raise ServiceUnavailable(
                 f"The export queue is unavailable ({type(error).__name__}); try again in a minute"
             ) from None
