@@ -240,3 +240,20 @@ def _status(engine, export_id):
         row = conn.execute(sa.select(analytics_exports.c.status, analytics_exports.c.error_message)
                            .where(analytics_exports.c.id == export_id)).one()
     return row.status, row.error_message
+
+
+def test_the_worker_time_limit_fails_the_export(admin, settings, monkeypatch):
+    from dramatiq.brokers.stub import StubBroker
+    from dramatiq.middleware.time_limit import TimeLimitExceeded
+
+    from workers import jobs
+
+    export_id = _create_directly(admin, "users")
+
+    def too_slow(engine, settings, export_id):
+        raise TimeLimitExceeded()
+
+    monkeypatch.setattr(jobs, "generate_export", too_slow)
+    jobs.declare_actors(StubBroker(), settings)[jobs.GENERATE_EXPORT].fn(export_id)
+    status, message = _status(admin, export_id)
+    assert status == "failed" and message.startswith("Timed out after 10 minutes")

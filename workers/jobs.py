@@ -7,10 +7,12 @@ tests declare them on a broker of their own. Each actor is a thin wrapper around
 from __future__ import annotations
 
 import dramatiq
+from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 from core.config import Settings
 from core.db import get_engine
 from core.exports.generation import generate_export
+from core.exports.requests import fail_export
 
 EXPORTS_QUEUE = "exports"
 GENERATE_EXPORT = "generate_export"
@@ -24,7 +26,10 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings) -> dict[str, dra
     def generate(export_id: str) -> None:
         # Failures become a `failed` export inside core; an exception escapes only when even
         # that could not be recorded (database down), and then Dramatiq retries the message.
-        generate_export(engine, settings, export_id)
+        try:
+            generate_export(engine, settings, export_id)
+        except TimeLimitExceeded:  # raised into this thread by Dramatiq; core has removed its temp file
+            fail_export(engine, export_id, f"Timed out after {EXPORT_TIME_LIMIT_MS // 60_000} minutes; narrow the filters")
 
     return {
         GENERATE_EXPORT: dramatiq.actor(
