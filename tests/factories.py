@@ -7,7 +7,15 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from core.tables import promo_campaigns, purchases, referrals, token_authorizations, users, wallet_ledger, wallets
+from core.tables import (
+    promo_campaigns,
+    purchases,
+    referrals,
+    token_authorizations,
+    users,
+    wallet_ledger,
+    wallets,
+)
 
 _ids = itertools.count(1)
 

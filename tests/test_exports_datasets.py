@@ -14,10 +14,11 @@ FROM, TO = "2025-11-01", "2025-11-08"
 FIRST_MOMENT, LAST_MOMENT = "2025-10-31 18:30:00", "2025-11-08 18:29:59"
 JUST_BEFORE, JUST_AFTER = "2025-10-31 18:29:59", "2025-11-08 18:30:00"
 # The spec's header, verbatim (Test Scenario 3).
-TRANSACTIONS_HEADER = (
+SPEC_HEADER = (
     "id,user_id,username,email,token_type,direction,reason,amount,balance_after_regular,"
     "balance_after_promo,reference_id,metadata,occurred_at"
-).split(",")  # noqa: SIM905
+)
+TRANSACTIONS_HEADER = SPEC_HEADER.split(",")
 
 
 @pytest.fixture

@@ -8,18 +8,25 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import dramatiq
 import pytest
 import sqlalchemy as sa
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware.time_limit import TimeLimitExceeded
 
+from core.config import load_settings
 from core.dates import utc_now
 from core.exports import generation
 from core.exports.generation import generate_export
+from core.exports.requests import create_export, parse_request
 from core.tables import analytics_exports, users
 from tests import factories as f
-from tests.conftest import forget_queued_messages
+from tests.conftest import JWT_SECRET, forget_queued_messages
 from tests.exports_support import EXPORTS, WAIT_SECONDS, create, wait_until_done
+from workers import jobs
 from workers.broker import build_broker
 from workers.cli import main
+from workers.jobs import declare_actors
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -189,10 +196,6 @@ def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
     assert len(list(settings.export_dir.glob(".*.tmp"))) == 1  # the dead worker's half file
 
     # A new worker that declares a worker dead after 2 s of silence and checks on every command.
-    import dramatiq
-
-    from workers.jobs import declare_actors
-
     broker = build_broker(settings, environ={"WORKER_HEARTBEAT_TIMEOUT_MS": "2000",
                                              "WORKER_MAINTENANCE_CHANCE": "1000000"})
     declare_actors(broker, settings)
@@ -226,10 +229,6 @@ def _wait_for(condition) -> None:
 
 
 def _create_directly(engine, dataset: str) -> str:
-    from core.exports.requests import create_export, parse_request
-    from core.config import load_settings
-    from tests.conftest import JWT_SECRET
-
     settings = load_settings({"DATABASE_URL": engine.url.render_as_string(hide_password=False),
                               "JWT_SECRET": JWT_SECRET})
     return create_export(engine, settings, 1, parse_request({"dataset": dataset}))["id"]
@@ -243,11 +242,6 @@ def _status(engine, export_id):
 
 
 def test_the_worker_time_limit_fails_the_export(admin, settings, monkeypatch):
-    from dramatiq.brokers.stub import StubBroker
-    from dramatiq.middleware.time_limit import TimeLimitExceeded
-
-    from workers import jobs
-
     export_id = _create_directly(admin, "users")
 
     def too_slow(engine, settings, export_id):

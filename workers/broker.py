@@ -16,7 +16,11 @@ from typing import Mapping
 
 import dramatiq
 import redis
-from dramatiq.brokers.redis import DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_MAINTENANCE_CHANCE, RedisBroker
+from dramatiq.brokers.redis import (
+    DEFAULT_HEARTBEAT_TIMEOUT,
+    DEFAULT_MAINTENANCE_CHANCE,
+    RedisBroker,
+)
 from dramatiq.brokers.stub import StubBroker
 
 from core.config import Settings
