@@ -87,7 +87,7 @@ def test_a_full_year_is_allowed(client, admin_headers, admins):
 
 
 def test_too_many_rows_is_422_and_records_nothing(client, admin_headers, admins, monkeypatch):
-    monkeypatch.setattr("core.exports.requests.MAX_ROWS", 2)
+    monkeypatch.setattr("core.exports.records.MAX_ROWS", 2)
     for user_id in (3, 4, 5):
         f.add_user(admins, user_id)
     message = _error(_post(client, admin_headers, {"dataset": "users"}), 422, "business_rule_violation")

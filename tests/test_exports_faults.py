@@ -18,7 +18,8 @@ from core.config import load_settings
 from core.dates import utc_now
 from core.exports import generation
 from core.exports.generation import generate_export
-from core.exports.requests import create_export, parse_request
+from core.exports.records import create_export
+from core.exports.validation import parse_request
 from core.tables import analytics_exports, users
 from tests import factories as f
 from tests.conftest import JWT_SECRET, forget_queued_messages

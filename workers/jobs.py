@@ -12,7 +12,7 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 from core.config import Settings
 from core.db import get_engine
 from core.exports.generation import generate_export
-from core.exports.requests import fail_export
+from core.exports.records import fail_export
 
 EXPORTS_QUEUE = "exports"
 GENERATE_EXPORT = "generate_export"

@@ -24,7 +24,7 @@ from core.dates import utc_now
 from core.errors import DomainError
 from core.exports import links
 from core.exports.datasets import DATASETS
-from core.exports.requests import MAX_ROWS, fail_export, load_export
+from core.exports.records import MAX_ROWS, fail_export, load_export
 from core.exports.writers import write_csv, write_json
 from core.tables import analytics_exports
 
@@ -46,7 +46,7 @@ def generate_export(engine: Engine, settings: Settings, export_id: str, *,
     for attempt in range(1, ATTEMPTS + 1):
         record = load_export(engine, export_id)
         if record is None or record["status"] != "preparing":
-            log.info("export %s: nothing to do (%s)", export_id, record and record["status"] or "unknown")
+            log.info("export %s: nothing to do (%s)", export_id, "deleted" if record is None else record["status"])
             return
         try:
             _write_and_publish(engine, settings, record)

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from core.config import Settings
 from core.dates import utc_now
 from core.errors import ConfigError, NotFound
-from core.exports.requests import load_export
+from core.exports.records import load_export
 
 DOWNLOAD_PATH = "/exports"
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from core.config import Settings
 from core.dates import utc_now
-from core.exports.requests import stuck_cutoff, stuck_message
+from core.exports.records import stuck_cutoff, stuck_message
 from core.tables import analytics_exports
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,9 @@ from sqlalchemy.engine import Engine
 from core.config import Settings
 from core.dates import iso_local
 from core.errors import ServiceUnavailable
-from core.exports import requests as exports
+from core.exports import records
 from core.exports.links import open_download
+from core.exports.validation import parse_request
 
 RETRY_AFTER_SECONDS = 2
 QUEUE_DOWN_MESSAGE = "Could not queue the export: the job queue was unreachable; create it again"
@@ -56,25 +57,25 @@ class Exports:
         self._engine, self._settings, self._enqueue = engine, settings, enqueue
 
     def on_post(self, req, resp):
-        request = exports.parse_request(req.get_media(default_when_empty=None))
+        request = parse_request(req.get_media(default_when_empty=None))
         user_id = req.context.principal.user_id
-        record = exports.create_export(self._engine, self._settings, user_id, request)
+        record = records.create_export(self._engine, self._settings, user_id, request)
         try:
             self._enqueue(record["id"])
         except ServiceUnavailable:
-            exports.fail_export(self._engine, record["id"], QUEUE_DOWN_MESSAGE)
+            records.fail_export(self._engine, record["id"], QUEUE_DOWN_MESSAGE)
             raise
         resp.status = falcon.HTTP_201
         resp.location = f"{req.path}/{record['id']}"
         _render(resp, record, self._settings)
 
     def on_get(self, req, resp):
-        records, next_cursor = exports.list_exports(
+        found, next_cursor = records.list_exports(
             self._engine, req.context.principal.user_id,
             limit=req.get_param("limit"), cursor=req.get_param("cursor"),
         )
         resp.media = {
-            "exports": [export_body(record, self._settings) for record in records],
+            "exports": [export_body(record, self._settings) for record in found],
             "next_cursor": next_cursor,
         }
 
@@ -84,7 +85,7 @@ class Export:
         self._engine, self._settings = engine, settings
 
     def on_get(self, req, resp, export_id):
-        record = exports.get_export(self._engine, self._settings, req.context.principal.user_id, export_id)
+        record = records.get_export(self._engine, self._settings, req.context.principal.user_id, export_id)
         _render(resp, record, self._settings)
 
 
