@@ -252,3 +252,20 @@ def test_the_worker_time_limit_fails_the_export(admin, settings, monkeypatch):
     jobs.declare_actors(StubBroker(), settings)[jobs.GENERATE_EXPORT].fn(export_id)
     status, message = _status(admin, export_id)
     assert status == "failed" and message.startswith("Timed out after 10 minutes")
+
+
+def test_a_file_whose_export_cannot_be_marked_ready_is_removed(admin, settings, monkeypatch):
+    export_id = _create_directly(admin, "users")
+    real_begin = type(admin).begin
+
+    def begin_failing_on_publish(engine):
+        if (settings.export_dir / f"{export_id}.csv").exists():
+            raise sa.exc.OperationalError("UPDATE analytics_exports", {}, Exception("Lost connection"))
+        return real_begin(engine)
+
+    monkeypatch.setattr(type(admin), "begin", begin_failing_on_publish)
+    generate_export(admin, settings, export_id, sleep=lambda _: None)
+    monkeypatch.undo()
+    assert _leftovers(settings) == []
+    assert _status(admin, export_id) == ("failed", "Database unavailable while generating the export; "
+                                                   "create it again later")

@@ -104,12 +104,16 @@ def _write_and_publish(engine: Engine, settings: Settings, record: dict) -> None
         "completed_at": now,
         "expires_at": expires_at,
     }
-    with engine.begin() as conn:
-        published = conn.execute(
-            sa.update(analytics_exports)
-            .where(analytics_exports.c.id == export_id, analytics_exports.c.status == "preparing")
-            .values(values)
-        ).rowcount == 1
+    try:
+        with engine.begin() as conn:
+            published = conn.execute(
+                sa.update(analytics_exports)
+                .where(analytics_exports.c.id == export_id, analytics_exports.c.status == "preparing")
+                .values(values)
+            ).rowcount == 1
+    except BaseException:
+        final_path.unlink(missing_ok=True)  # no file without a `ready` row; a retry writes it again
+        raise
     if not published and (load_export(engine, export_id) or {}).get("status") != "ready":
         # The janitor failed it meanwhile (or it was deleted): its file must not linger.
         final_path.unlink(missing_ok=True)
