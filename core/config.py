@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass
@@ -19,6 +21,8 @@ DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'wallet.db'}"
 DEMO_SECRET_FILE = VAR_DIR / "demo-jwt-secret"
 SUPPORTED_DRIVERS = {"sqlite", "mysql", "mariadb"}
 MIN_SECRET_BYTES = 32
+# A fixed label keeps the derived download key distinct from the JWT key it comes from.
+DOWNLOAD_KEY_LABEL = b"wallet-analytics/download-links/v1"
 
 
 @dataclass(frozen=True)
@@ -39,16 +43,20 @@ class Settings:
 
 
 def load_settings(
-    environ: Mapping[str, str] | None = None, *, demo: bool = False, needs_jwt_secret: bool = False
+    environ: Mapping[str, str] | None = None, *, demo: bool = False, needs_jwt_secret: bool = False,
+    needs_download_secret: bool = False,
 ) -> Settings:
     """Read and check every variable; raise ConfigError naming the first bad one.
 
     `needs_jwt_secret` is for the processes that verify or mint tokens (web, token). In the
     demo a missing JWT_SECRET is replaced by a random one kept under var/ so that the token
-    printed by `make demo` stays valid across restarts.
+    printed by `make demo` stays valid across restarts. `needs_download_secret` is for the
+    processes that sign download links (workers): DOWNLOAD_SECRET, or one derived from JWT_SECRET.
     """
     env = os.environ if environ is None else environ
     demo = demo or _flag(env, "WALLET_ANALYTICS_DEMO")
+    raw_download_secret = env.get("DOWNLOAD_SECRET") or None
+    needs_jwt_secret = needs_jwt_secret or (needs_download_secret and raw_download_secret is None)
     return Settings(
         database_url=_database_url(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL),
         redis_url=_redis_url(env.get("REDIS_URL") or None),
@@ -56,8 +64,8 @@ def load_settings(
         report_timezone=_timezone(env.get("REPORT_TIMEZONE") or "Asia/Kolkata"),
         etl_lookback_days=_non_negative_int(env, "ETL_LOOKBACK_DAYS", 2),
         export_stuck_minutes=_non_negative_int(env, "EXPORT_STUCK_MINUTES", 15),
-        jwt_secret=_jwt_secret(env.get("JWT_SECRET") or None, demo=demo, needed=needs_jwt_secret),
-        download_secret=env.get("DOWNLOAD_SECRET") or None,
+        jwt_secret=(jwt_secret := _jwt_secret(env.get("JWT_SECRET") or None, demo=demo, needed=needs_jwt_secret)),
+        download_secret=_download_secret(raw_download_secret, jwt_secret),
         demo=demo,
     )
 
@@ -112,6 +120,16 @@ def _jwt_secret(raw: str | None, *, demo: bool, needed: bool) -> str | None:
     if len(raw.encode()) < MIN_SECRET_BYTES:
         raise ConfigError(f"JWT_SECRET: too short; use at least {MIN_SECRET_BYTES} bytes (RFC 7518 for HS256)")
     return raw
+
+
+def _download_secret(raw: str | None, jwt_secret: str | None) -> str | None:
+    if raw is not None:
+        if len(raw.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(f"DOWNLOAD_SECRET: too short; use at least {MIN_SECRET_BYTES} bytes")
+        return raw
+    if jwt_secret is None:
+        return None
+    return hmac.new(jwt_secret.encode(), DOWNLOAD_KEY_LABEL, hashlib.sha256).hexdigest()
 
 
 def _demo_secret() -> str:

@@ -156,8 +156,12 @@ analytics_exports = sa.Table(
     sa.Column("error_message", sa.Text, nullable=True),
     sa.Column("created_at", UTC_DATETIME, nullable=False, server_default=sa.func.current_timestamp()),
     sa.Column("completed_at", UTC_DATETIME, nullable=True),
+    sa.Column("rows_written", UNSIGNED_INT, nullable=False, server_default="0"),
+    sa.Column("file_size", UNSIGNED_BIGINT, nullable=True),
+    sa.Column("columns", sa.JSON, nullable=True),
     sa.Index("idx_user_status", "user_id", "status"),
     sa.Index("idx_expires", "expires_at"),
+    sa.Index("idx_exports_user_id", "user_id", "id"),
 )
 
 

@@ -131,3 +131,27 @@ def make_token(sub="1", scope="admin", secret=JWT_SECRET, **claims):
 @pytest.fixture
 def admin_headers():
     return {"Authorization": f"Bearer {make_token()}"}
+
+
+def forget_queued_messages(broker) -> None:
+    """Messages left by earlier tests (whose databases are gone) must not reach a new worker."""
+    for key in broker.client.scan_iter("dramatiq*"):
+        broker.client.delete(key)
+
+
+@pytest.fixture
+def worker(settings):
+    """A real Dramatiq worker, in this process, consuming the test's Redis with the test's settings."""
+    import dramatiq
+
+    from workers.broker import build_broker
+    from workers.jobs import declare_actors
+
+    broker = build_broker(settings, environ={})
+    forget_queued_messages(broker)
+    declare_actors(broker, settings)
+    running = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    running.start()
+    yield running
+    running.stop()
+    broker.close()

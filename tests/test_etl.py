@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from core.dates import parse_date
 from core.errors import BusinessRuleViolation, ValidationError
 from core.etl import runs
-from core.etl.cleanup import expire_ready_exports
+from core.exports.maintenance import expire_exports
 from core.etl.job import EtlFailed
 from core.etl.plan import requested_dates
 from core.tables import analytics_etl_runs, analytics_exports, analytics_token_daily
@@ -26,7 +26,7 @@ def ledger(db):
     add_ledger(db, 1, "credit", 1000, "2025-10-31 18:30:00")  # 00:00 on 11-01 local
     add_ledger(db, 2, "debit", 300, "2025-11-01 18:29:59", reason="chapter_generation", token_type="promo")
     add_ledger(db, 2, "credit", 50, "2025-11-03 09:00:00", reason="referral_bonus", token_type="promo")
-    add_purchase(db, 1, "499.00", 1000, "2025-10-31 18:30:00")
+    add_purchase(db, 1, "2025-10-31 18:30:00", amount_inr="499.00", tokens=1000)
     return db
 
 
@@ -170,7 +170,7 @@ def test_the_cleanup_expires_ready_exports_past_their_expiry(db, settings):
     fresh = add_export(db, 1, "ready", datetime(2999, 1, 1))
     preparing = add_export(db, 1, "preparing", datetime(2020, 1, 1))
 
-    result, log = etl(db, settings, cleanup=partial(expire_ready_exports, db))
+    result, log = etl(db, settings, cleanup=partial(expire_exports, db, settings))
 
     assert result.expired_exports == 1 and "Cleaned up 1 expired export(s)" in log
     with db.connect() as conn:

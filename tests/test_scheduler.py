@@ -66,11 +66,12 @@ def test_a_failed_send_frees_the_night_for_another_scheduler(redis_url):
     assert sent == [1]
 
 
-def test_the_nightly_actor_runs_the_etl(db, settings, monkeypatch):
-    from workers import actors
+def test_the_nightly_actor_runs_the_etl(db, settings):
+    from dramatiq.brokers.stub import StubBroker
 
-    monkeypatch.setattr(actors, "settings", settings)
-    actors.nightly_etl()
+    from workers.jobs import NIGHTLY_ETL, declare_actors
+
+    declare_actors(StubBroker(), settings)[NIGHTLY_ETL]()
     with db.connect() as conn:
         run = conn.execute(sa.select(analytics_etl_runs)).one()
     assert (run.trigger, run.status) == ("scheduler", "succeeded")

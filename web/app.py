@@ -11,9 +11,11 @@ import orjson
 from core import logs
 from core.config import Settings
 from core.db import get_engine
+from core.exports.links import DOWNLOAD_PATH
 from web import errors
 from web.middleware import AdminAuthMiddleware, RequestIdMiddleware
-from web.resources import analytics, etl, health
+from web.resources import analytics, etl, exports, health
+from workers.enqueue import export_enqueuer
 
 API = "/api/v1/admin/analytics"
 
@@ -43,4 +45,7 @@ def create_app(settings: Settings) -> falcon.App:
     app.add_route("/readyz", health.Ready(engine, settings.redis_url))
     app.add_route(f"{API}/tokens/overview", analytics.NotYetBuilt())
     app.add_route(f"{API}/status", etl.EtlStatusResource(engine, settings.report_timezone))
+    app.add_route(f"{API}/exports", exports.Exports(engine, settings, export_enqueuer(settings)))
+    app.add_route(f"{API}/exports/{{export_id}}", exports.Export(engine, settings))
+    app.add_route(f"{DOWNLOAD_PATH}/{{file_name}}", exports.Download(engine, settings))
     return app

@@ -2,21 +2,50 @@
 
 Dramatiq binds actors to the global broker when their module is imported, so `setup` runs
 before `workers.actors` is imported (the actors module calls it).
+
+A message a worker had fetched but not acknowledged when it died (SIGKILL, OOM, power loss) goes
+back on its queue once that worker's heartbeat is older than WORKER_HEARTBEAT_TIMEOUT_MS; some
+live worker notices during "maintenance", which runs on WORKER_MAINTENANCE_CHANCE of every
+million broker commands. Dramatiq's defaults (60 s, 1000) suit production; tests shorten them.
 """
 
 from __future__ import annotations
 
+import os
+from typing import Mapping
+
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
+import redis
+from dramatiq.brokers.redis import (
+    DEFAULT_HEARTBEAT_TIMEOUT,
+    DEFAULT_MAINTENANCE_CHANCE,
+    RedisBroker,
+)
 from dramatiq.brokers.stub import StubBroker
 
 from core.config import Settings
+from core.errors import ConfigError
+
+CONNECT_TIMEOUT_SECONDS = 2  # a POST answers 503 quickly when Redis is down, instead of hanging
 
 
-def build_broker(settings: Settings) -> dramatiq.Broker:
-    if settings.redis_url:
-        return RedisBroker(url=settings.redis_url)
-    return StubBroker()
+def build_broker(settings: Settings, environ: Mapping[str, str] | None = None) -> dramatiq.Broker:
+    if not settings.redis_url:
+        return StubBroker()
+    env = os.environ if environ is None else environ
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    return RedisBroker(
+        client=client,
+        heartbeat_timeout=_positive_int(env, "WORKER_HEARTBEAT_TIMEOUT_MS", DEFAULT_HEARTBEAT_TIMEOUT),
+        maintenance_chance=_positive_int(env, "WORKER_MAINTENANCE_CHANCE", DEFAULT_MAINTENANCE_CHANCE),
+    )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name) or str(default)
+    if not raw.isdigit() or int(raw) == 0:
+        raise ConfigError(f"{name}: expected a positive whole number, got {raw!r}")
+    return int(raw)
 
 
 def setup(settings: Settings) -> dramatiq.Broker:

@@ -15,9 +15,9 @@ from core.config import Settings, load_settings
 from core.dates import local_today, parse_date
 from core.db import get_engine
 from core.errors import ConfigError, DomainError, ValidationError
-from core.etl.cleanup import expire_ready_exports
 from core.etl.job import run_etl
 from core.etl.plan import requested_dates
+from core.exports.maintenance import expire_exports, fail_stuck_exports
 from core.logs import configure_logging
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +65,7 @@ def cmd_etl(settings: Settings, args) -> int:
         first, last = _date_arguments(args)
         tz = settings.report_timezone
         dates = requested_dates(first, last, local_today(tz), tz)
-    run_etl(engine, settings, cleanup=partial(expire_ready_exports, engine), trigger="cli", dates=dates,
+    run_etl(engine, settings, cleanup=partial(expire_exports, engine, settings), trigger="cli", dates=dates,
             wait=args.wait)
     return 0
 
@@ -85,6 +85,14 @@ def cmd_scheduler(settings: Settings, args) -> int:
     from workers.scheduler import run
 
     return run(settings)
+
+
+def cmd_exports_cleanup(settings: Settings, args) -> int:
+    engine = get_engine(settings.database_url)
+    expired = expire_exports(engine, settings)
+    stuck = fail_stuck_exports(engine, settings)
+    print(f"Cleaned up {expired} expired export(s); failed {stuck} stuck export(s)")
+    return 0
 
 
 def cmd_web(settings: Settings, args) -> int:
@@ -143,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("scheduler", help="enqueue the nightly ETL at 03:00 REPORT_TIMEZONE")
     p.set_defaults(handler=cmd_scheduler)
+
+    p = commands.add_parser("exports", help="export housekeeping")
+    exports = p.add_subparsers(dest="exports_command", required=True, metavar="COMMAND")
+    p = exports.add_parser(
+        "cleanup",
+        help="expire ready exports past expires_at (deleting their files) and fail exports stuck preparing",
+    )
+    p.set_defaults(handler=cmd_exports_cleanup)
 
     p = commands.add_parser("web", help="serve the API with gunicorn (deploy/gunicorn.conf.py)")
     p.set_defaults(handler=cmd_web, needs_jwt_secret=True)

@@ -19,6 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from core.config import Settings
 from core.dates import local_today, utc_now
+from workers.jobs import NIGHTLY_ETL
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,8 @@ def run(settings: Settings) -> int:
     if slots is None:
         # No Redis, no shared queue: the scheduler consumes its own message (the demo's setup).
         start_in_process_worker(actors.broker, threads=1)
-    scheduler = build_scheduler(settings.report_timezone, NightlyEnqueuer(actors.nightly_etl.send,
-                                                                          settings.report_timezone, slots))
+    nightly_etl = actors.actors[NIGHTLY_ETL]
+    scheduler = build_scheduler(settings.report_timezone, NightlyEnqueuer(nightly_etl.send, settings.report_timezone, slots))
     log.info("scheduling the nightly ETL at %02d:00 %s", NIGHTLY_HOUR, settings.report_timezone.key)
     scheduler.start()
     return 0

@@ -3,6 +3,8 @@ worker, so exports and ETL messages are consumed without Redis or a second proce
 
 from __future__ import annotations
 
+import os
+
 from gunicorn.app.base import BaseApplication
 
 from core.auth import mint_admin_token
@@ -41,6 +43,8 @@ def _start_in_process_worker(_gunicorn_worker) -> None:
 
 
 def serve(settings: Settings, port: int) -> int:
+    # The in-process worker reads its settings from the environment: it is the demo too.
+    os.environ.setdefault("WALLET_ANALYTICS_DEMO", "1")
     base_url = f"http://127.0.0.1:{port}"
     print(f"wallet-analytics demo: {base_url}  (database {settings.database_url.render_as_string()})")
     try:

@@ -1,0 +1,85 @@
+"""Validating an export request: type, dataset, filters and columns (spec, "Dataset Filters")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.dates import check_range, parse_date, parse_range
+from core.errors import ValidationError
+from core.exports.datasets import DATASETS, Dataset
+from core.tables import EXPORT_TYPES
+
+REQUEST_KEYS = ("type", "dataset", "filters", "columns")
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    type: str
+    dataset: Dataset
+    filters: dict[str, Any]  # validated and normalised; stored as given back to the admin
+    columns: list[str] | None  # None: every column of the dataset, in its order
+
+
+def parse_request(body: object) -> ExportRequest:
+    """Check a POST body; ValidationError (400) or BusinessRuleViolation (422) naming the problem."""
+    if not isinstance(body, dict):
+        raise ValidationError("Request body must be a JSON object with type, dataset and filters")
+    unknown = sorted(set(body) - set(REQUEST_KEYS))
+    if unknown:
+        raise ValidationError(f"Unknown field(s) {', '.join(unknown)}; allowed: {', '.join(REQUEST_KEYS)}")
+    export_type = body.get("type", "csv")
+    if export_type not in EXPORT_TYPES:
+        raise ValidationError(f"type must be one of {', '.join(EXPORT_TYPES)}; got {export_type!r}")
+    dataset = DATASETS.get(body.get("dataset")) if isinstance(body.get("dataset"), str) else None
+    if dataset is None:
+        raise ValidationError(f"dataset must be one of {', '.join(DATASETS)}; got {body.get('dataset')!r}")
+    return ExportRequest(
+        type=export_type,
+        dataset=dataset,
+        filters=_parse_filters(dataset, body.get("filters", {})),
+        columns=_parse_columns(dataset, body.get("columns")),
+    )
+
+
+def _parse_filters(dataset: Dataset, raw: object) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ValidationError("filters must be a JSON object")
+    unknown = sorted(set(raw) - set(dataset.filter_names))
+    if unknown:
+        raise ValidationError(
+            f"Unknown filter(s) {', '.join(unknown)} for {dataset.name}; allowed: {', '.join(dataset.filter_names)}"
+        )
+    filters: dict[str, Any] = {}
+    if dataset.range_required or raw.get("from") is not None or raw.get("to") is not None:
+        first, last = _parse_dates(raw.get("from"), raw.get("to"), required=dataset.range_required)
+        filters.update({"from": first.isoformat(), "to": last.isoformat()})
+    for name, rule in dataset.filters.items():
+        if raw.get(name) is not None:
+            filters[name] = rule.parse(name, raw[name])
+    return filters
+
+
+def _parse_dates(raw_from: object, raw_to: object, *, required: bool):
+    if required:
+        return parse_range(raw_from, raw_to)
+    if raw_from is None or raw_to is None:
+        raise ValidationError("from and to must be given together")
+    first, last = parse_date(raw_from, "from"), parse_date(raw_to, "to")
+    check_range(first, last)
+    return first, last
+
+
+def _parse_columns(dataset: Dataset, raw: object) -> list[str] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw or not all(isinstance(name, str) for name in raw):
+        raise ValidationError("columns must be a non-empty list of column names")
+    unknown = [name for name in raw if name not in dataset.columns]
+    if unknown:
+        raise ValidationError(
+            f"Unknown column(s) {', '.join(unknown)} for {dataset.name}; available: {', '.join(dataset.columns)}"
+        )
+    if len(set(raw)) != len(raw):
+        raise ValidationError("columns must not repeat a column")
+    return list(raw)

@@ -1,0 +1,40 @@
+"""Helpers of the export tests: create an export through the API, wait for it, and download
+it through its signed link."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+import orjson
+
+EXPORTS = "/api/v1/admin/analytics/exports"
+WAIT_SECONDS = 30  # a safety net against a hung test, not a speed requirement
+
+
+def create(client, headers, body: dict) -> dict:
+    response = client.simulate_post(EXPORTS, json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json
+
+
+def wait_until_done(client, headers, export_id: str) -> dict:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        body = client.simulate_get(f"{EXPORTS}/{export_id}", headers=headers).json
+        if body["status"] != "preparing":
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"export {export_id} still preparing after {WAIT_SECONDS}s")
+
+
+def export_and_download(client, headers, body: dict):
+    """(status body, parsed rows): CSV as a list of lists with the header first, JSON as parsed."""
+    done = wait_until_done(client, headers, create(client, headers, body)["export_id"])
+    assert done["status"] == "ready", done
+    response = client.simulate_get(done["download_url"])
+    assert response.status_code == 200, response.text
+    if body.get("type", "csv") == "csv":
+        return done, list(csv.reader(io.StringIO(response.content.decode("utf-8"))))
+    return done, orjson.loads(response.content)

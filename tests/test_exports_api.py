@@ -1,0 +1,186 @@
+"""The export API without a worker: validation, limits, records, ownership, listing, queue outage."""
+
+from datetime import datetime, timedelta
+
+import falcon.testing
+import pytest
+import sqlalchemy as sa
+
+from core.config import load_settings
+from core.dates import utc_now
+from core.tables import analytics_exports
+from tests import factories as f
+from tests.conftest import make_token
+from tests.exports_support import EXPORTS, create
+from web.app import create_app
+
+RANGE = {"from": "2025-11-01", "to": "2025-11-08"}
+
+
+@pytest.fixture
+def admins(db):
+    f.add_user(db, 1, role="admin")
+    f.add_user(db, 2, role="admin")
+    return db
+
+
+def _post(client, headers, body):
+    return client.simulate_post(EXPORTS, json=body, headers=headers)
+
+
+def _error(response, status, code):
+    assert response.status_code == status, response.text
+    assert response.json["error"]["code"] == code
+    return response.json["error"]["message"]
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ([], "JSON object"),
+    ("transactions", "JSON object"),
+    ({"type": "xlsx", "dataset": "transactions", "filters": RANGE}, "type must be one of csv, json"),
+    ({"dataset": "ledger", "filters": RANGE}, "dataset must be one of"),
+    ({"filters": RANGE}, "dataset must be one of"),
+    ({"dataset": "transactions", "filters": RANGE, "format": "csv"}, "Unknown field(s) format"),
+    ({"dataset": "transactions", "filters": []}, "filters must be a JSON object"),
+    ({"dataset": "transactions", "filters": {**RANGE, "status": "paid"}}, "Unknown filter(s) status"),
+    ({"dataset": "transactions", "filters": {**RANGE, "direction": "sideways"}}, "direction must be one of"),
+    ({"dataset": "transactions", "filters": {**RANGE, "token_type": "gold"}}, "token_type must be one of"),
+    ({"dataset": "purchases", "filters": {**RANGE, "provider": "paypal"}}, "provider must be one of"),
+    ({"dataset": "purchases", "filters": {**RANGE, "status": "PAID"}}, "status must be one of"),
+    ({"dataset": "referrals", "filters": {**RANGE, "status": "done"}}, "status must be one of"),
+    ({"dataset": "authorizations", "filters": {**RANGE, "status": "open"}}, "status must be one of"),
+    ({"dataset": "users", "filters": {"role": "root"}}, "role must be one of"),
+    ({"dataset": "transactions", "filters": {**RANGE, "user_id": "abc"}}, "user_id must be a positive integer"),
+    ({"dataset": "transactions", "filters": {**RANGE, "user_id": 0}}, "user_id must be a positive integer"),
+    ({"dataset": "transactions", "filters": {**RANGE, "reason": ""}}, "reason must be a non-empty string"),
+    ({"dataset": "transactions", "filters": {"from": "2025/11/01", "to": "2025-11-08"}}, "YYYY-MM-DD"),
+    ({"dataset": "transactions", "filters": {"from": "2025-02-30", "to": "2025-03-08"}}, "not a real calendar day"),
+    ({"dataset": "transactions", "filters": {}}, "from and to date parameters are required"),
+    ({"dataset": "purchases", "filters": {"from": "2025-11-01"}}, "from and to date parameters are required"),
+    ({"dataset": "users", "filters": {"from": "2025-11-01"}}, "from and to must be given together"),
+    ({"dataset": "users", "columns": []}, "non-empty list"),
+    ({"dataset": "users", "columns": ["id", "password"]}, "Unknown column(s) password"),
+    ({"dataset": "users", "columns": ["id", "id"]}, "must not repeat"),
+])
+def test_invalid_requests_are_400(client, admin_headers, admins, body, fragment):
+    assert fragment in _error(_post(client, admin_headers, body), 400, "validation_error")
+
+
+@pytest.mark.parametrize("raw", ["", "{not json", "null"])
+def test_a_body_that_is_not_a_json_object_is_400(client, admin_headers, admins, raw):
+    response = client.simulate_post(EXPORTS, body=raw, headers={**admin_headers, "Content-Type": "application/json"})
+    _error(response, 400, "validation_error")
+
+
+@pytest.mark.parametrize("filters, fragment", [
+    ({"from": "2025-01-01", "to": "2026-01-02"}, "cannot exceed 365 days"),
+    ({"from": "2025-11-08", "to": "2025-11-01"}, "must not be after"),
+])
+def test_bad_ranges_are_422(client, admin_headers, admins, filters, fragment):
+    response = _post(client, admin_headers, {"dataset": "transactions", "filters": filters})
+    assert fragment in _error(response, 422, "business_rule_violation")
+
+
+def test_a_full_year_is_allowed(client, admin_headers, admins):
+    assert _post(client, admin_headers, {"dataset": "transactions",
+                                         "filters": {"from": "2025-01-01", "to": "2026-01-01"}}).status_code == 201
+
+
+def test_too_many_rows_is_422_and_records_nothing(client, admin_headers, admins, monkeypatch):
+    monkeypatch.setattr("core.exports.records.MAX_ROWS", 2)
+    for user_id in (3, 4, 5):
+        f.add_user(admins, user_id)
+    message = _error(_post(client, admin_headers, {"dataset": "users"}), 422, "business_rule_violation")
+    assert "5 rows" in message and "narrow the filters" in message
+    assert _post(client, admin_headers, {"dataset": "users", "filters": {"role": "admin"}}).status_code == 201
+    with admins.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(analytics_exports)).scalar() == 1
+
+
+def test_create_answers_201_with_location_and_the_preparing_body(client, admin_headers, admins):
+    f.add_transaction(admins, 1, "2025-11-02 10:00:00", direction="debit")
+    f.add_transaction(admins, 1, "2025-11-02 11:00:00", direction="credit")
+    response = _post(client, admin_headers, {"type": "csv", "dataset": "transactions",
+                                             "filters": {**RANGE, "direction": "debit", "user_id": "1"}})
+    assert response.status_code == 201
+    body = response.json
+    assert response.headers["Location"] == f"{EXPORTS}/{body['export_id']}"
+    assert response.headers["Retry-After"] == "2"
+    assert {k: body[k] for k in ("status", "type", "dataset", "filters", "columns", "estimated_rows",
+                                 "rows_written")} == {
+        "status": "preparing", "type": "csv", "dataset": "transactions",
+        "filters": {**RANGE, "direction": "debit", "user_id": 1}, "columns": None, "estimated_rows": 1,
+        "rows_written": 0,
+    }
+    assert datetime.fromisoformat(body["created_at"]).utcoffset() == timedelta(hours=5, minutes=30)
+    assert "download_url" not in body and "error_message" not in body
+
+
+def test_status_while_preparing_has_retry_after(client, admin_headers, admins):
+    export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
+    response = client.simulate_get(f"{EXPORTS}/{export_id}", headers=admin_headers)
+    assert response.status_code == 200
+    assert response.json["status"] == "preparing" and response.json["rows_written"] == 0
+    assert response.headers["Retry-After"] == "2"
+
+
+def test_export_ids_are_checked(client, admin_headers, admins):
+    message = _error(client.simulate_get(f"{EXPORTS}/not-a-ulid", headers=admin_headers), 400, "validation_error")
+    assert "ULID" in message
+    response = client.simulate_get(f"{EXPORTS}/01ARZ3NDEKTSV4RRFFQ69G5FAV", headers=admin_headers)
+    assert _error(response, 404, "not_found") == "Export not found"
+
+
+def test_an_admin_sees_only_their_own_exports(client, admin_headers, admins):
+    mine = create(client, admin_headers, {"dataset": "users"})["export_id"]
+    other_headers = {"Authorization": f"Bearer {make_token(sub='2')}"}
+    theirs = create(client, other_headers, {"dataset": "users"})["export_id"]
+    assert _error(client.simulate_get(f"{EXPORTS}/{theirs}", headers=admin_headers), 404, "not_found") \
+        == "Export not found"
+    listed = client.simulate_get(EXPORTS, headers=admin_headers).json
+    assert [item["export_id"] for item in listed["exports"]] == [mine]
+
+
+def test_the_list_is_newest_first_and_paginated(client, admin_headers, admins):
+    created = [create(client, admin_headers, {"dataset": "users"})["export_id"] for _ in range(5)]
+    seen, cursor = [], None
+    while True:
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = client.simulate_get(EXPORTS, params=params, headers=admin_headers).json
+        assert len(page["exports"]) <= 2
+        seen += [item["export_id"] for item in page["exports"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(created, reverse=True)
+    assert set(seen) == set(created)
+
+
+@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "101"}, {"limit": "x"}, {"cursor": "../etc"}])
+def test_bad_list_parameters_are_400(client, admin_headers, admins, params):
+    _error(client.simulate_get(EXPORTS, params=params, headers=admin_headers), 400, "validation_error")
+
+
+def test_export_routes_need_an_admin_token(client, admins):
+    assert client.simulate_post(EXPORTS, json={"dataset": "users"}).status_code == 401
+    assert client.simulate_get(EXPORTS).status_code == 401
+
+
+def test_redis_down_is_503_and_the_export_is_failed_not_stuck(admins, env, admin_headers):
+    settings = load_settings({**env, "REDIS_URL": "redis://127.0.0.1:1/0"}, needs_jwt_secret=True)
+    client = falcon.testing.TestClient(create_app(settings))
+    message = _error(_post(client, admin_headers, {"dataset": "users"}), 503, "service_unavailable")
+    assert "try again" in message
+    with admins.connect() as conn:
+        row = conn.execute(sa.select(analytics_exports)).one()
+    assert row.status == "failed" and "queue" in row.error_message
+    listed = client.simulate_get(EXPORTS, headers=admin_headers).json["exports"]
+    assert listed[0]["status"] == "failed" and listed[0]["error_message"] == row.error_message
+
+
+def test_an_export_preparing_too_long_reads_as_timed_out(client, admin_headers, admins):
+    export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
+    with admins.begin() as conn:
+        conn.execute(sa.update(analytics_exports).values(created_at=utc_now() - timedelta(minutes=16)))
+    body = client.simulate_get(f"{EXPORTS}/{export_id}", headers=admin_headers).json
+    assert body["status"] == "failed" and body["error_message"].startswith("Timed out")

@@ -1,0 +1,111 @@
+"""Signed download links: served without a token, refused when tampered with, expired or unknown."""
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from core.config import load_settings
+from core.dates import utc_now
+from core.exports import links
+from tests import factories as f
+from tests.exports_support import EXPORTS, create, wait_until_done
+
+
+@pytest.fixture
+def ready_export(client, admin_headers, db, worker):
+    f.add_user(db, 1, role="admin", username="admin")
+    f.add_user(db, 2)
+    return wait_until_done(client, admin_headers, create(client, admin_headers, {"dataset": "users"})["export_id"])
+
+
+def _link_parts(url):
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    return parts.path, query["expires"], query["signature"]
+
+
+def test_the_link_downloads_without_a_token(client, ready_export, settings):
+    response = client.simulate_get(ready_export["download_url"])
+    assert response.status_code == 200
+    created = ready_export["created_at"]  # e.g. 2026-11-26T02:23:10+05:30
+    stamp = created[:19].replace("-", "").replace("T", "").replace(":", "")
+    assert response.headers["Content-Disposition"] == f'attachment; filename="users_{stamp}.csv"'
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert int(response.headers["Content-Length"]) == ready_export["file_size"] == len(response.content)
+    assert response.text.splitlines()[0] == "id,username,email,role,balance_regular,balance_promo,created_at"
+    # Files are named by export id only, and no temporary file is left behind.
+    assert [p.name for p in settings.export_dir.iterdir()] == [f"{ready_export['export_id']}.csv"]
+
+
+def test_the_status_of_a_ready_export(client, admin_headers, ready_export):
+    response = client.simulate_get(f"{EXPORTS}/{ready_export['export_id']}", headers=admin_headers)
+    body = response.json
+    assert "Retry-After" not in response.headers
+    assert body["status"] == "ready" and body["actual_rows"] == 2 and body["file_size"] > 0
+    assert "rows_written" not in body
+    created, completed, expires = body["created_at"], body["completed_at"], body["expires_at"]
+    assert datetime.fromisoformat(expires) - datetime.fromisoformat(completed) == timedelta(hours=24)
+    assert datetime.fromisoformat(completed) >= datetime.fromisoformat(created)
+
+
+def test_json_downloads_say_so(client, admin_headers, db, worker):
+    f.add_user(db, 1, role="admin")
+    done = wait_until_done(client, admin_headers,
+                           create(client, admin_headers, {"type": "json", "dataset": "users"})["export_id"])
+    response = client.simulate_get(done["download_url"])
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["Content-Disposition"].endswith('.json"')
+
+
+def _expect_404(client, url):
+    response = client.simulate_get(url)
+    assert response.status_code == 404, url
+    assert response.json == {"error": {"code": "not_found", "message": links.NOT_FOUND}}
+
+
+def test_tampered_links_are_404(client, ready_export):
+    path, expires, signature = _link_parts(ready_export["download_url"])
+    flipped = ("0" if signature[0] != "0" else "1") + signature[1:]
+    _expect_404(client, f"{path}?expires={expires}&signature={flipped}")
+    _expect_404(client, f"{path}?expires={int(expires) + 3600}&signature={signature}")
+    _expect_404(client, f"{path}?expires={expires}")
+    _expect_404(client, f"{path}?signature={signature}")
+    _expect_404(client, f"{path[:-3]}json?expires={expires}&signature={signature}")
+    other_id = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+    _expect_404(client, f"/exports/{other_id}.csv?expires={expires}&signature={signature}")
+
+
+def test_a_correctly_signed_link_to_an_unknown_export_is_404(client, settings):
+    url = links.download_url(settings, "01ARZ3NDEKTSV4RRFFQ69G5FAV", "csv", utc_now() + timedelta(hours=1))
+    _expect_404(client, url)
+
+
+def test_an_expired_link_is_404(client, settings, ready_export):
+    url = links.download_url(settings, ready_export["export_id"], "csv", utc_now() - timedelta(seconds=1))
+    _expect_404(client, url)
+
+
+def test_a_link_signed_with_another_secret_is_404(client, settings, ready_export):
+    forged = replace(settings, download_secret="another-secret-" + "z" * 40)
+    url = links.download_url(forged, ready_export["export_id"], "csv", utc_now() + timedelta(hours=1))
+    _expect_404(client, url)
+
+
+@pytest.mark.parametrize("path", [
+    "/exports/..%2F..%2Fetc%2Fpasswd",
+    "/exports/%2E%2E%2Fwallet.db",
+    "/exports/.01ARZ3NDEKTSV4RRFFQ69G5FAV.abc.tmp",
+    "/exports/01ARZ3NDEKTSV4RRFFQ69G5FAV.csv%00.txt",
+])
+def test_no_path_escapes_the_export_dir(client, ready_export, path):
+    _, expires, signature = _link_parts(ready_export["download_url"])
+    assert client.simulate_get(f"{path}?expires={expires}&signature={signature}").status_code == 404
+
+
+def test_the_download_secret_derives_from_the_jwt_secret_when_unset(env):
+    derived = load_settings(env, needs_download_secret=True).download_secret
+    assert derived and derived != env["JWT_SECRET"]
+    assert load_settings({**env, "DOWNLOAD_SECRET": "d" * 40}).download_secret == "d" * 40
+    assert load_settings({**env, "JWT_SECRET": "j" * 40}).download_secret != derived

@@ -1,0 +1,271 @@
+"""Failures never leave an export stuck or a half file behind; cleanup expires old files."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import dramatiq
+import pytest
+import sqlalchemy as sa
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware.time_limit import TimeLimitExceeded
+
+from core.config import load_settings
+from core.dates import utc_now
+from core.exports import generation
+from core.exports.generation import generate_export
+from core.exports.records import create_export
+from core.exports.validation import parse_request
+from core.tables import analytics_exports, users
+from tests import factories as f
+from tests.conftest import JWT_SECRET, forget_queued_messages
+from tests.exports_support import EXPORTS, WAIT_SECONDS, create, wait_until_done
+from workers import jobs
+from workers.broker import build_broker
+from workers.cli import main
+from workers.jobs import declare_actors
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def admin(db):
+    f.add_user(db, 1, role="admin", username="admin")
+    return db
+
+
+def _leftovers(settings):
+    return sorted(p.name for p in settings.export_dir.glob("*")) if settings.export_dir.exists() else []
+
+
+def test_an_error_while_writing_fails_the_export_and_removes_the_partial_file(
+        client, admin_headers, admin, settings, worker, monkeypatch):
+    def broken_writer(out, columns, json_columns, rows, tz, progress):
+        out.write("id,username\n" * 5000)
+        out.flush()
+        raise RuntimeError("disk controller on fire at /secret/path")
+
+    monkeypatch.setattr(generation, "write_csv", broken_writer)
+    done = wait_until_done(client, admin_headers, create(client, admin_headers, {"dataset": "users"})["export_id"])
+    assert done["status"] == "failed"
+    assert done["error_message"] == "Export failed (RuntimeError); quote the export id when reporting it"
+    assert "download_url" not in done and done["completed_at"]
+    assert _leftovers(settings) == []
+
+
+def test_transient_database_errors_are_retried_with_backoff(admin, settings, monkeypatch):
+    record = _create_directly(admin, "users")
+    real, calls, pauses = generation._write_and_publish, [], []
+
+    def flaky(engine, settings, record):
+        calls.append(1)
+        if len(calls) < 3:
+            raise sa.exc.OperationalError("SELECT 1", {}, Exception("Lost connection to MySQL server"))
+        real(engine, settings, record)
+
+    monkeypatch.setattr(generation, "_write_and_publish", flaky)
+    generate_export(admin, settings, record, sleep=pauses.append)
+    assert (len(calls), pauses) == (3, [1.0, 2.0])
+    assert _status(admin, record) == ("ready", None)
+
+
+def test_a_database_that_stays_down_fails_the_export_readably(admin, settings, monkeypatch):
+    record = _create_directly(admin, "users")
+
+    def down(engine, settings, record):
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("Can't connect to MySQL server on 10.0.0.1"))
+
+    monkeypatch.setattr(generation, "_write_and_publish", down)
+    generate_export(admin, settings, record, sleep=lambda _: None)
+    status, message = _status(admin, record)
+    assert status == "failed"
+    assert message == "Database unavailable while generating the export; create it again later"
+
+
+def test_rows_written_shows_progress_while_preparing(client, admin_headers, admin, settings, monkeypatch):
+    for user_id in range(2, 8):
+        f.add_user(admin, user_id)
+    monkeypatch.setattr("core.exports.writers.PROGRESS_EVERY", 2)
+    export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
+    real_stream, seen = generation._stream, []
+
+    def watched(engine, query):
+        for row in real_stream(engine, query):
+            seen.append(client.simulate_get(f"{EXPORTS}/{export_id}", headers=admin_headers).json["rows_written"])
+            yield row
+
+    monkeypatch.setattr(generation, "_stream", watched)
+    generate_export(admin, settings, export_id)
+    assert seen == [0, 0, 2, 2, 4, 4, 6]  # looked at just before each row is written
+    assert wait_until_done(client, admin_headers, export_id)["actual_rows"] == 7
+
+
+def test_never_more_than_the_row_limit(client, admin_headers, admin, settings, monkeypatch):
+    for user_id in range(2, 6):
+        f.add_user(admin, user_id)
+    export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
+    monkeypatch.setattr(generation, "MAX_ROWS", 3)  # the data grew past the limit since the estimate
+    generate_export(admin, settings, export_id)
+    body = wait_until_done(client, admin_headers, export_id)
+    assert (body["estimated_rows"], body["actual_rows"]) == (5, 3)
+
+
+def test_a_finished_export_is_not_generated_again(admin, settings):
+    export_id = _create_directly(admin, "users")
+    generate_export(admin, settings, export_id)
+    first = (settings.export_dir / f"{export_id}.csv").stat().st_mtime_ns
+    generate_export(admin, settings, export_id)  # a duplicate delivery
+    assert (settings.export_dir / f"{export_id}.csv").stat().st_mtime_ns == first
+
+
+def test_cleanup_expires_old_exports_and_deletes_their_files(admin, settings, env, monkeypatch, capsys):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    old, fresh = _create_directly(admin, "users"), _create_directly(admin, "users")
+    generate_export(admin, settings, old)
+    generate_export(admin, settings, fresh)
+    with admin.begin() as conn:
+        conn.execute(sa.update(analytics_exports).where(analytics_exports.c.id == old)
+                     .values(expires_at=utc_now() - timedelta(seconds=1)))
+    assert main(["exports", "cleanup"]) == 0
+    assert capsys.readouterr().out.strip() == "Cleaned up 1 expired export(s); failed 0 stuck export(s)"
+    assert _status(admin, old)[0] == "expired" and _status(admin, fresh)[0] == "ready"
+    assert _leftovers(settings) == [f"{fresh}.csv"]
+    assert main(["exports", "cleanup"]) == 0
+    assert capsys.readouterr().out.strip() == "Cleaned up 0 expired export(s); failed 0 stuck export(s)"
+
+
+def test_cleanup_fails_stuck_exports_and_removes_their_stale_partial_files(admin, settings, env, monkeypatch,
+                                                                            capsys):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    stuck, recent = _create_directly(admin, "users"), _create_directly(admin, "users")
+    with admin.begin() as conn:
+        conn.execute(sa.update(analytics_exports).where(analytics_exports.c.id == stuck)
+                     .values(created_at=utc_now() - timedelta(minutes=16)))
+    settings.export_dir.mkdir(parents=True)
+    stale, live = settings.export_dir / f".{stuck}.x.tmp", settings.export_dir / f".{recent}.y.tmp"
+    stale.write_text("half")
+    live.write_text("being written")
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    assert main(["exports", "cleanup"]) == 0
+    assert capsys.readouterr().out.strip() == "Cleaned up 0 expired export(s); failed 1 stuck export(s)"
+    status, message = _status(admin, stuck)
+    assert status == "failed" and message.startswith("Timed out: still preparing after 15 minutes")
+    assert _status(admin, recent)[0] == "preparing"
+    assert _leftovers(settings) == [live.name]
+    # A worker that finishes after the janitor gave up publishes nothing and leaves no file.
+    generate_export(admin, settings, stuck)
+    assert _status(admin, stuck)[0] == "failed" and not (settings.export_dir / f"{stuck}.csv").exists()
+
+
+def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
+        client, admin_headers, admin, settings, env, database_url):
+    if admin.dialect.name == "sqlite":
+        pytest.skip("the killed worker is held mid-export by a MariaDB row lock; SQLite has none")
+    with admin.begin() as conn:
+        conn.execute(sa.insert(users), [
+            {"id": n, "username": f"bulk{n}", "email": f"bulk{n}@example.com", "created_at": utc_now()}
+            for n in range(2, 3002)
+        ])
+    forget_queued_messages(build_broker(settings, environ={}))
+    export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
+
+    with admin.connect() as blocker:
+        # Holding the export's row lock stops the worker at its first progress update: after it
+        # has written 1,000 rows to its temporary file, before it can finish.
+        transaction = blocker.begin()
+        blocker.execute(sa.select(analytics_exports.c.id).where(analytics_exports.c.id == export_id)
+                        .with_for_update())
+        doomed = subprocess.Popen(
+            [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads", "1"],
+            cwd=PROJECT_ROOT, env={**os.environ, **env}, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_for(lambda: _progress_update_is_blocked(admin, export_id))
+        finally:
+            os.killpg(doomed.pid, signal.SIGKILL)
+            doomed.wait()
+        transaction.rollback()
+    assert _status(admin, export_id)[0] == "preparing"
+    assert len(list(settings.export_dir.glob(".*.tmp"))) == 1  # the dead worker's half file
+
+    # A new worker that declares a worker dead after 2 s of silence and checks on every command.
+    broker = build_broker(settings, environ={"WORKER_HEARTBEAT_TIMEOUT_MS": "2000",
+                                             "WORKER_MAINTENANCE_CHANCE": "1000000"})
+    declare_actors(broker, settings)
+    replacement = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
+    replacement.start()
+    try:
+        done = wait_until_done(client, admin_headers, export_id)
+    finally:
+        replacement.stop()
+        broker.close()
+    assert done["status"] == "ready" and done["actual_rows"] == 3001
+    assert _leftovers(settings) == [f"{export_id}.csv"]
+    lines = (settings.export_dir / f"{export_id}.csv").read_text().splitlines()
+    assert len(lines) == 3002 and lines[-1].startswith("3001,bulk3001,")
+
+
+def _progress_update_is_blocked(engine, export_id: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+            "WHERE info LIKE 'UPDATE analytics_exports SET rows_written%' AND info LIKE :id"
+        ), {"id": f"%{export_id}%"}).scalar() > 0
+
+
+def _wait_for(condition) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+def _create_directly(engine, dataset: str) -> str:
+    settings = load_settings({"DATABASE_URL": engine.url.render_as_string(hide_password=False),
+                              "JWT_SECRET": JWT_SECRET})
+    return create_export(engine, settings, 1, parse_request({"dataset": dataset}))["id"]
+
+
+def _status(engine, export_id):
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(analytics_exports.c.status, analytics_exports.c.error_message)
+                           .where(analytics_exports.c.id == export_id)).one()
+    return row.status, row.error_message
+
+
+def test_the_worker_time_limit_fails_the_export(admin, settings, monkeypatch):
+    export_id = _create_directly(admin, "users")
+
+    def too_slow(engine, settings, export_id):
+        raise TimeLimitExceeded()
+
+    monkeypatch.setattr(jobs, "generate_export", too_slow)
+    jobs.declare_actors(StubBroker(), settings)[jobs.GENERATE_EXPORT].fn(export_id)
+    status, message = _status(admin, export_id)
+    assert status == "failed" and message.startswith("Timed out after 10 minutes")
+
+
+def test_a_file_whose_export_cannot_be_marked_ready_is_removed(admin, settings, monkeypatch):
+    export_id = _create_directly(admin, "users")
+    real_begin = type(admin).begin
+
+    def begin_failing_on_publish(engine):
+        if (settings.export_dir / f"{export_id}.csv").exists():
+            raise sa.exc.OperationalError("UPDATE analytics_exports", {}, Exception("Lost connection"))
+        return real_begin(engine)
+
+    monkeypatch.setattr(type(admin), "begin", begin_failing_on_publish)
+    generate_export(admin, settings, export_id, sleep=lambda _: None)
+    monkeypatch.undo()
+    assert _leftovers(settings) == []
+    assert _status(admin, export_id) == ("failed", "Database unavailable while generating the export; "
+                                                   "create it again later")

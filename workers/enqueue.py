@@ -1,0 +1,38 @@
+"""Sending messages to the workers: the one thing `web` may use `workers` for."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import dramatiq
+import redis
+
+from core.config import Settings
+from core.errors import ServiceUnavailable
+from workers.broker import build_broker
+from workers.jobs import EXPORTS_QUEUE, GENERATE_EXPORT
+
+
+def export_enqueuer(settings: Settings) -> Callable[[str], None]:
+    """A function that queues the generation of an export, or raises ServiceUnavailable."""
+    if settings.redis_url:
+        broker = build_broker(settings)
+    else:
+        # The demo: the in-process broker that this process's own worker consumes.
+        from workers import actors
+
+        broker = actors.broker
+    broker.declare_queue(EXPORTS_QUEUE)
+
+    def enqueue(export_id: str) -> None:
+        message = dramatiq.Message(
+            queue_name=EXPORTS_QUEUE, actor_name=GENERATE_EXPORT, args=(export_id,), kwargs={}, options={}
+        )
+        try:
+            broker.enqueue(message)
+        except redis.RedisError as error:  # the Redis broker sends without wrapping its errors
+            raise ServiceUnavailable(
+                f"The export queue is unavailable ({type(error).__name__}); try again in a minute"
+            ) from None
+
+    return enqueue
