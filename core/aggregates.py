@@ -1,16 +1,17 @@
-"""A local day's aggregates, computed from the base tables.
+"""Aggregates of local days, computed from the base tables.
 
-The ETL stores them (core.materialize); the analytics read them back for materialized days and
-compute them here for every other day, so both paths share one definition of every number
-(DESIGN.md, "Meaning of the numbers").
+The ETL stores one day's (core.materialize); the analytics read them back for materialized days
+and compute the same aggregates here over every other day of a range, so both paths share one
+definition of every number (DESIGN.md, "Meaning of the numbers").
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Sequence
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -22,6 +23,8 @@ from core.tables import purchases, referrals, wallet_ledger
 
 CENT = Decimal("0.01")
 NO_CAMPAIGN = ""
+# Half-open naive-UTC intervals [start, end), each covering whole local days.
+Bounds = Sequence[tuple[datetime, datetime]]
 
 
 @dataclass
@@ -48,8 +51,9 @@ class ReferralTotals:
 
 
 @dataclass
-class DayAggregates:
-    day: date
+class Aggregates:
+    """Figures over one or more local days (not necessarily consecutive)."""
+
     # (reason, token_type) -> sums and the users behind them
     breakdown: dict[tuple[str, str], Volume] = field(default_factory=dict)
     # user_id -> [credited, debited]
@@ -84,6 +88,11 @@ class DayAggregates:
         return volumes
 
 
+@dataclass(kw_only=True)
+class DayAggregates(Aggregates):
+    day: date
+
+
 def composition(regular_volume: int, promo_volume: int) -> dict[str, float]:
     """Percentages of token volume, 2 decimals, summing to exactly 100 (both 0 with no activity)."""
     total = regular_volume + promo_volume
@@ -104,19 +113,26 @@ def money(value) -> Decimal:
 
 def compute_day(conn: Connection, day: date, tz: ZoneInfo) -> DayAggregates:
     """Everything the analytics need about one local day, straight from the base tables."""
-    start, end = day_bounds(day, day, tz)
+    bounds = [day_bounds(day, day, tz)]
     aggregates = DayAggregates(day=day)
-    _add_ledger(conn, aggregates, start, end)
-    _add_purchases(conn, aggregates, start, end)
-    _add_referrals(conn, aggregates, start, end)
+    add_ledger(conn, aggregates, bounds)
+    add_purchases(conn, aggregates, bounds)
+    add_referrals(conn, aggregates, bounds)
     return aggregates
 
 
-def _add_ledger(conn: Connection, aggregates: DayAggregates, start, end) -> None:
+def within(column: sa.ColumnElement, bounds: Bounds) -> sa.ColumnElement[bool]:
+    """`column` in any of the intervals: plain comparisons, so an index range scan serves it."""
+    return sa.or_(*(sa.and_(column >= start, column < end) for start, end in bounds))
+
+
+def add_ledger(conn: Connection, aggregates: Aggregates, bounds: Bounds) -> None:
+    if not bounds:
+        return
     ledger = wallet_ledger.c
     rows = conn.execute(
         sa.select(ledger.user_id, ledger.reason, ledger.token_type, ledger.direction, sa.func.sum(ledger.amount))
-        .where(ledger.occurred_at >= start, ledger.occurred_at < end)
+        .where(within(ledger.occurred_at, bounds))
         .group_by(ledger.user_id, ledger.reason, ledger.token_type, ledger.direction)
     )
     for user_id, reason, token_type, direction, amount in rows:
@@ -134,28 +150,30 @@ def _add_ledger(conn: Connection, aggregates: DayAggregates, start, end) -> None
             sums[1] += amount
 
 
-def _add_purchases(conn: Connection, aggregates: DayAggregates, start, end) -> None:
+def add_purchases(conn: Connection, aggregates: Aggregates, bounds: Bounds) -> None:
+    if not bounds:
+        return
     p = purchases.c
     rows = conn.execute(
         sa.select(p.user_id, sa.func.count(), sa.func.sum(p.tokens), sa.func.sum(p.amount_inr))
-        .where(p.status == "paid", p.paid_at >= start, p.paid_at < end)
+        .where(p.status == "paid", within(p.paid_at, bounds))
         .group_by(p.user_id)
     )
     totals = aggregates.purchases
-    revenue = Decimal("0.00")
     for user_id, count, tokens, amount_inr in rows:
         totals.purchases += count
         totals.tokens += int(tokens)
-        revenue += money(amount_inr)
+        totals.revenue_in_inr += money(amount_inr)
         totals.buyers.add(user_id)
-    totals.revenue_in_inr = revenue
 
 
-def _add_referrals(conn: Connection, aggregates: DayAggregates, start, end) -> None:
+def add_referrals(conn: Connection, aggregates: Aggregates, bounds: Bounds) -> None:
+    if not bounds:
+        return
     r = referrals.c
     rows = conn.execute(
         sa.select(r.campaign_id, r.referrer_user_id, r.status, sa.func.count(), sa.func.sum(r.bonus_awarded))
-        .where(r.created_at >= start, r.created_at < end)
+        .where(within(r.created_at, bounds))
         .group_by(r.campaign_id, r.referrer_user_id, r.status)
     )
     for campaign_id, referrer, status, count, bonus in rows:
