@@ -154,3 +154,12 @@ def insert_from_select_adding(conn: Connection, table: sa.Table, source: sa.Sele
         stmt = mysql.insert(table).from_select(columns, source)
         stmt = stmt.on_duplicate_key_update({c: table.c[c] + stmt.inserted[c] for c in summed})
     conn.execute(stmt)
+
+
+def equals_exactly(bind: Connection | Engine, column: sa.ColumnElement, value: str) -> sa.ColumnElement[bool]:
+    """`column = value` byte for byte. MySQL's default collation ignores case and trailing spaces,
+    which the Python side of the analytics does not; the collation goes on the value, not the
+    column, so the column stays index-friendly."""
+    if is_sqlite(bind):
+        return column == value
+    return column == sa.collate(sa.literal(value, sa.String), "utf8mb4_bin")

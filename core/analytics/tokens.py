@@ -1,0 +1,134 @@
+"""Token questions: overview, trend, by feature, composition (DESIGN.md, "Meaning of the numbers").
+
+Materialized days come from the stored aggregates, the other days from the base tables through
+core.aggregates; both are added up here into one answer. Distinct users are unions of bitmaps,
+so a period's active users are exact, never a sum of daily counts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Iterator
+from zoneinfo import ZoneInfo
+
+from pyroaring import BitMap
+from sqlalchemy.engine import Connection
+
+from core.aggregates import Aggregates, Bounds, add_ledger, add_purchases, composition, money
+from core.analytics import stored
+from core.analytics.days import split_from_dates, split_range
+
+GRANULARITIES = ("daily", "weekly", "monthly")
+PURCHASE_REASON = "purchase"
+ZERO_MONEY = money(0)
+
+
+def _live(conn: Connection, bounds: Bounds, *, with_purchases: bool) -> Aggregates:
+    aggregates = Aggregates()
+    add_ledger(conn, aggregates, bounds)
+    if with_purchases:
+        add_purchases(conn, aggregates, bounds)
+    return aggregates
+
+
+def _kpis(credited: int, debited: int, revenue: Decimal, users: BitMap) -> dict:
+    return {"credited": credited, "debited": debited, "net": credited - debited,
+            "revenue_in_inr": revenue, "active_users": len(users)}
+
+
+def _has_revenue(feature: str | None, token_type: str | None) -> bool:
+    """Purchases credit regular tokens under the reason `purchase`; nothing else earns money."""
+    return feature in (None, PURCHASE_REASON) and token_type in (None, "regular")
+
+
+def token_overview(conn: Connection, first: date, last: date, tz: ZoneInfo,
+                   feature: str | None = None, token_type: str | None = None) -> dict:
+    stored_days = stored.token_days(conn, first, last)
+    split = split_from_dates(first, last, stored_days)
+    with_revenue = _has_revenue(feature, token_type)
+    live = _live(conn, split.live_bounds(tz), with_purchases=with_revenue)
+    revenue = ZERO_MONEY
+    if with_revenue:
+        revenue = sum((day.revenue_in_inr for day in stored_days.values()), live.purchases.revenue_in_inr)
+    if feature is None and token_type is None:
+        credited = sum((day.credited for day in stored_days.values()), live.credited)
+        debited = sum((day.debited for day in stored_days.values()), live.debited)
+        users = BitMap.union(live.users, *stored.daily_users(conn, first, last).values())
+        return _kpis(credited, debited, revenue, users)
+    credited, debited, users = stored.breakdown(conn, first, last, feature, token_type)
+    for (reason, token_kind), volume in live.breakdown.items():
+        if feature in (None, reason) and token_type in (None, token_kind):
+            credited += volume.credited
+            debited += volume.debited
+            users |= volume.users
+    return _kpis(credited, debited, revenue, users)
+
+
+def bucket_start(day: date, granularity: str) -> date:
+    if granularity == "weekly":
+        return day - timedelta(days=day.weekday())
+    if granularity == "monthly":
+        return day.replace(day=1)
+    return day
+
+
+def _next_bucket(start: date, granularity: str) -> date:
+    if granularity == "weekly":
+        return start + timedelta(days=7)
+    if granularity == "monthly":
+        return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return start + timedelta(days=1)
+
+
+def buckets(first: date, last: date, granularity: str) -> Iterator[tuple[date, date, date]]:
+    """(label, first day, last day) of every bucket touching [first, last], clipped to it."""
+    start = bucket_start(first, granularity)
+    while start <= last:
+        following = _next_bucket(start, granularity)
+        yield start, max(start, first), min(following - timedelta(days=1), last)
+        start = following
+
+
+def token_trend(conn: Connection, first: date, last: date, tz: ZoneInfo, granularity: str) -> dict:
+    stored_days = stored.token_days(conn, first, last)
+    stored_users = stored.daily_users(conn, first, last)
+    split = split_from_dates(first, last, stored_days)
+    days_of_bucket: dict[date, list[date]] = defaultdict(list)
+    for day in stored_days:
+        days_of_bucket[bucket_start(day, granularity)].append(day)
+    series = []
+    for label, bucket_first, bucket_last in buckets(first, last, granularity):
+        live = _live(conn, split.live_bounds(tz, bucket_first, bucket_last), with_purchases=True)
+        days = days_of_bucket.get(label, [])
+        credited = sum((stored_days[day].credited for day in days), live.credited)
+        debited = sum((stored_days[day].debited for day in days), live.debited)
+        revenue = sum((stored_days[day].revenue_in_inr for day in days), live.purchases.revenue_in_inr)
+        users = BitMap.union(live.users, *(stored_users[day] for day in days if day in stored_users))
+        series.append({"date": label.isoformat(), **_kpis(credited, debited, revenue, users)})
+    return {"series": series}
+
+
+def _live_ledger(conn: Connection, first: date, last: date, tz: ZoneInfo) -> Aggregates:
+    return _live(conn, split_range(conn, first, last).live_bounds(tz), with_purchases=False)
+
+
+def tokens_by_feature(conn: Connection, first: date, last: date, tz: ZoneInfo) -> dict:
+    """Items ordered by feature name, as the spec's example is."""
+    live = _live_ledger(conn, first, last, tz)
+    features = stored.sums_by(conn, first, last, "reason")
+    for (reason, _), volume in live.breakdown.items():
+        sums = features.setdefault(reason, [0, 0])
+        sums[0] += volume.credited
+        sums[1] += volume.debited
+    return {"items": [{"feature": reason, "credited": credited, "debited": debited}
+                      for reason, (credited, debited) in sorted(features.items())]}
+
+
+def token_composition(conn: Connection, first: date, last: date, tz: ZoneInfo) -> dict:
+    live = _live_ledger(conn, first, last, tz)
+    volumes = live.token_type_volumes()
+    for token_type, (credited, debited) in stored.sums_by(conn, first, last, "token_type").items():
+        volumes[token_type] += credited + debited
+    return composition(volumes["regular"], volumes["promo"])
