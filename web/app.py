@@ -8,19 +8,34 @@ from functools import partial
 import falcon
 import orjson
 
-from core import logs
+from core import analytics, logs
+from core.analytics import params
 from core.config import Settings
 from core.db import get_engine
 from web import errors
 from web.middleware import AdminAuthMiddleware, RequestIdMiddleware
-from web.resources import analytics, health
+from web import openapi
+from web.resources import health
+from web.resources.analytics import Question
 
 API = "/api/v1/admin/analytics"
+
+# path under API -> (analytics function, its options beyond from/to)
+ANALYTICS_ROUTES = {
+    "/tokens/overview": (analytics.token_overview, params.OVERVIEW),
+    "/tokens/trend": (analytics.token_trend, params.TREND),
+    "/tokens/by-feature": (analytics.tokens_by_feature, params.RANGE_ONLY),
+    "/tokens/composition": (analytics.token_composition, params.RANGE_ONLY),
+    "/users/top": (analytics.top_users, params.TOP_USERS),
+    "/purchases": (analytics.purchase_analytics, params.RANGE_ONLY),
+    "/promotions": (analytics.promotion_analytics, params.PROMOTIONS),
+}
 
 
 def _json_default(value):
     if isinstance(value, Decimal):
-        return float(value)
+        # Money keeps its two decimals on the wire (1500.00, not 1500.0) and stays a JSON number.
+        return orjson.Fragment(str(value))
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
@@ -41,5 +56,7 @@ def create_app(settings: Settings) -> falcon.App:
 
     app.add_route("/healthz", health.Health())
     app.add_route("/readyz", health.Ready(engine, settings.redis_url))
-    app.add_route(f"{API}/tokens/overview", analytics.NotYetBuilt())
+    app.add_route(openapi.PATH, openapi.Document())
+    for path, (answer, options) in ANALYTICS_ROUTES.items():
+        app.add_route(f"{API}{path}", Question(engine, settings.report_timezone, answer, options))
     return app
