@@ -8,10 +8,10 @@ definition of every number (DESIGN.md, "Meaning of the numbers").
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Sequence
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -126,28 +126,40 @@ def within(column: sa.ColumnElement, bounds: Bounds) -> sa.ColumnElement[bool]:
     return sa.or_(*(sa.and_(column >= start, column < end) for start, end in bounds))
 
 
-def add_ledger(conn: Connection, aggregates: Aggregates, bounds: Bounds) -> None:
-    if not bounds:
-        return
+def ledger_sums_query(bounds: Bounds, *keys: sa.ColumnElement) -> sa.Select:
+    """SELECT *keys, credited, debited over the ledger rows in the (non-empty) intervals."""
     ledger = wallet_ledger.c
-    rows = conn.execute(
-        sa.select(ledger.user_id, ledger.reason, ledger.token_type, ledger.direction, sa.func.sum(ledger.amount))
+    credited = sa.func.sum(sa.case((ledger.direction == "credit", ledger.amount), else_=0))
+    debited = sa.func.sum(sa.case((ledger.direction == "debit", ledger.amount), else_=0))
+    return (
+        sa.select(*keys, credited.label("credited"), debited.label("debited"))
         .where(within(ledger.occurred_at, bounds))
-        .group_by(ledger.user_id, ledger.reason, ledger.token_type, ledger.direction)
+        .group_by(*keys)
     )
-    for user_id, reason, token_type, direction, amount in rows:
-        amount = int(amount)
+
+
+def ledger_sums(conn: Connection, bounds: Bounds, *keys: sa.ColumnElement) -> list[tuple]:
+    """(*keys, credited, debited) for each group of ledger rows in the intervals."""
+    if not bounds:
+        return []
+    rows = conn.execute(ledger_sums_query(bounds, *keys))
+    return [(*key_values, int(credited), int(debited)) for *key_values, credited, debited in rows]
+
+
+def add_ledger(conn: Connection, aggregates: Aggregates, bounds: Bounds) -> None:
+    ledger = wallet_ledger.c
+    for user_id, reason, token_type, credited, debited in ledger_sums(
+        conn, bounds, ledger.user_id, ledger.reason, ledger.token_type
+    ):
         volume = aggregates.breakdown.get((reason, token_type))
         if volume is None:
             volume = aggregates.breakdown[(reason, token_type)] = Volume()
         volume.users.add(user_id)
+        volume.credited += credited
+        volume.debited += debited
         sums = aggregates.user_sums.setdefault(user_id, [0, 0])
-        if direction == "credit":
-            volume.credited += amount
-            sums[0] += amount
-        else:
-            volume.debited += amount
-            sums[1] += amount
+        sums[0] += credited
+        sums[1] += debited
 
 
 def add_purchases(conn: Connection, aggregates: Aggregates, bounds: Bounds) -> None:

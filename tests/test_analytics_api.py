@@ -6,7 +6,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.materialize import materialize_day
-from tests.factories import add_campaign, add_ledger, add_purchase, add_referral, add_user
+from tests.factories import (
+    add_campaign,
+    add_ledger,
+    add_purchase,
+    add_referral,
+    add_user,
+)
 
 API = "/api/v1/admin/analytics"
 KOLKATA = ZoneInfo("Asia/Kolkata")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,14 @@ from hypothesis import strategies as st
 from core import analytics
 from core.aggregates import composition
 from core.materialize import materialize_day
-from core.tables import metadata, promo_campaigns, purchases, referrals, users, wallet_ledger
+from core.tables import (
+    metadata,
+    promo_campaigns,
+    purchases,
+    referrals,
+    users,
+    wallet_ledger,
+)
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 WINDOW_FIRST, WINDOW_LAST = date(2025, 1, 27), date(2025, 3, 4)
@@ -35,11 +42,11 @@ PROPERTY_SETTINGS = settings(max_examples=25, deadline=None,
 
 
 def _utc(local_day: date, local_time: time) -> datetime:
-    return datetime.combine(local_day, local_time, tzinfo=KOLKATA).astimezone(timezone.utc).replace(tzinfo=None)
+    return datetime.combine(local_day, local_time, tzinfo=KOLKATA).astimezone(UTC).replace(tzinfo=None)
 
 
 def _local_day(utc_naive: datetime) -> date:
-    return utc_naive.replace(tzinfo=timezone.utc).astimezone(KOLKATA).date()
+    return utc_naive.replace(tzinfo=UTC).astimezone(KOLKATA).date()
 
 
 local_times = st.one_of(

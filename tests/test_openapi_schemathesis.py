@@ -5,7 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -16,7 +17,13 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from core.materialize import materialize_day
-from tests.factories import add_campaign, add_ledger, add_purchase, add_referral, add_user
+from tests.factories import (
+    add_campaign,
+    add_ledger,
+    add_purchase,
+    add_referral,
+    add_user,
+)
 from web import openapi
 from web.app import create_app
 

@@ -12,9 +12,8 @@ from core import analytics, logs
 from core.analytics import params
 from core.config import Settings
 from core.db import get_engine
-from web import errors
+from web import errors, openapi
 from web.middleware import AdminAuthMiddleware, RequestIdMiddleware
-from web import openapi
 from web.resources import health
 from web.resources.analytics import Question
 

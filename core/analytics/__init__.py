@@ -7,7 +7,12 @@ ETL writes days.
 
 from core.analytics.promotions import promotion_analytics
 from core.analytics.purchases import purchase_analytics
-from core.analytics.tokens import token_composition, token_overview, token_trend, tokens_by_feature
+from core.analytics.tokens import (
+    token_composition,
+    token_overview,
+    token_trend,
+    tokens_by_feature,
+)
 from core.analytics.users import top_users
 
 __all__ = [

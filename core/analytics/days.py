@@ -7,9 +7,9 @@ days never processed, gaps, future days) is answered from the base tables.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Iterable
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa

@@ -8,8 +8,8 @@ checked before the 422 range rules, so a request with both kinds of mistakes hea
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Callable, Mapping
 
 from core.analytics.tokens import GRANULARITIES
 from core.analytics.users import DEFAULT_LIMIT, MAX_LIMIT, METRICS

@@ -8,29 +8,52 @@ so a period's active users are exact, never a sum of daily counts.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 from pyroaring import BitMap
 from sqlalchemy.engine import Connection
 
-from core.aggregates import Aggregates, Bounds, add_ledger, add_purchases, composition, money
+from core.aggregates import (
+    Aggregates,
+    Bounds,
+    add_ledger,
+    add_purchases,
+    composition,
+    ledger_sums,
+    money,
+)
 from core.analytics import stored
 from core.analytics.days import split_from_dates, split_range
+from core.tables import wallet_ledger
 
 GRANULARITIES = ("daily", "weekly", "monthly")
 PURCHASE_REASON = "purchase"
 ZERO_MONEY = money(0)
 
 
-def _live(conn: Connection, bounds: Bounds, *, with_purchases: bool) -> Aggregates:
-    aggregates = Aggregates()
-    add_ledger(conn, aggregates, bounds)
-    if with_purchases:
-        add_purchases(conn, aggregates, bounds)
-    return aggregates
+@dataclass
+class _LiveTotals:
+    credited: int = 0
+    debited: int = 0
+    users: BitMap = field(default_factory=BitMap)
+    revenue_in_inr: Decimal = ZERO_MONEY
+
+
+def _live_totals(conn: Connection, bounds: Bounds) -> _LiveTotals:
+    """Totals of non-materialized days: one row per user, not per user and feature."""
+    totals = _LiveTotals()
+    for user_id, credited, debited in ledger_sums(conn, bounds, wallet_ledger.c.user_id):
+        totals.credited += credited
+        totals.debited += debited
+        totals.users.add(user_id)
+    purchases = Aggregates()
+    add_purchases(conn, purchases, bounds)
+    totals.revenue_in_inr = purchases.purchases.revenue_in_inr
+    return totals
 
 
 def _kpis(credited: int, debited: int, revenue: Decimal, users: BitMap) -> dict:
@@ -46,23 +69,28 @@ def _has_revenue(feature: str | None, token_type: str | None) -> bool:
 def token_overview(conn: Connection, first: date, last: date, tz: ZoneInfo,
                    feature: str | None = None, token_type: str | None = None) -> dict:
     stored_days = stored.token_days(conn, first, last)
-    split = split_from_dates(first, last, stored_days)
-    with_revenue = _has_revenue(feature, token_type)
-    live = _live(conn, split.live_bounds(tz), with_purchases=with_revenue)
-    revenue = ZERO_MONEY
-    if with_revenue:
-        revenue = sum((day.revenue_in_inr for day in stored_days.values()), live.purchases.revenue_in_inr)
+    live_bounds = split_from_dates(first, last, stored_days).live_bounds(tz)
+    revenue = sum((day.revenue_in_inr for day in stored_days.values()), ZERO_MONEY)
     if feature is None and token_type is None:
+        live = _live_totals(conn, live_bounds)
         credited = sum((day.credited for day in stored_days.values()), live.credited)
         debited = sum((day.debited for day in stored_days.values()), live.debited)
         users = BitMap.union(live.users, *stored.daily_users(conn, first, last).values())
-        return _kpis(credited, debited, revenue, users)
+        return _kpis(credited, debited, revenue + live.revenue_in_inr, users)
+    # Filtered like the stored breakdown is: by the (reason, token_type) groups of the rollup.
+    live = Aggregates()
+    add_ledger(conn, live, live_bounds)
     credited, debited, users = stored.breakdown(conn, first, last, feature, token_type)
     for (reason, token_kind), volume in live.breakdown.items():
         if feature in (None, reason) and token_type in (None, token_kind):
             credited += volume.credited
             debited += volume.debited
             users |= volume.users
+    if _has_revenue(feature, token_type):
+        add_purchases(conn, live, live_bounds)
+        revenue += live.purchases.revenue_in_inr
+    else:
+        revenue = ZERO_MONEY
     return _kpis(credited, debited, revenue, users)
 
 
@@ -100,35 +128,36 @@ def token_trend(conn: Connection, first: date, last: date, tz: ZoneInfo, granula
         days_of_bucket[bucket_start(day, granularity)].append(day)
     series = []
     for label, bucket_first, bucket_last in buckets(first, last, granularity):
-        live = _live(conn, split.live_bounds(tz, bucket_first, bucket_last), with_purchases=True)
+        live = _live_totals(conn, split.live_bounds(tz, bucket_first, bucket_last))
         days = days_of_bucket.get(label, [])
         credited = sum((stored_days[day].credited for day in days), live.credited)
         debited = sum((stored_days[day].debited for day in days), live.debited)
-        revenue = sum((stored_days[day].revenue_in_inr for day in days), live.purchases.revenue_in_inr)
+        revenue = sum((stored_days[day].revenue_in_inr for day in days), live.revenue_in_inr)
         users = BitMap.union(live.users, *(stored_users[day] for day in days if day in stored_users))
         series.append({"date": label.isoformat(), **_kpis(credited, debited, revenue, users)})
     return {"series": series}
 
 
-def _live_ledger(conn: Connection, first: date, last: date, tz: ZoneInfo) -> Aggregates:
-    return _live(conn, split_range(conn, first, last).live_bounds(tz), with_purchases=False)
+def _live_sums_by(conn: Connection, first: date, last: date, tz: ZoneInfo, key: str) -> list[tuple]:
+    bounds = split_range(conn, first, last).live_bounds(tz)
+    return ledger_sums(conn, bounds, wallet_ledger.c[key])
 
 
 def tokens_by_feature(conn: Connection, first: date, last: date, tz: ZoneInfo) -> dict:
     """Items ordered by feature name, as the spec's example is."""
-    live = _live_ledger(conn, first, last, tz)
     features = stored.sums_by(conn, first, last, "reason")
-    for (reason, _), volume in live.breakdown.items():
+    for reason, credited, debited in _live_sums_by(conn, first, last, tz, "reason"):
         sums = features.setdefault(reason, [0, 0])
-        sums[0] += volume.credited
-        sums[1] += volume.debited
+        sums[0] += credited
+        sums[1] += debited
     return {"items": [{"feature": reason, "credited": credited, "debited": debited}
                       for reason, (credited, debited) in sorted(features.items())]}
 
 
 def token_composition(conn: Connection, first: date, last: date, tz: ZoneInfo) -> dict:
-    live = _live_ledger(conn, first, last, tz)
-    volumes = live.token_type_volumes()
+    volumes = {"regular": 0, "promo": 0}
     for token_type, (credited, debited) in stored.sums_by(conn, first, last, "token_type").items():
+        volumes[token_type] += credited + debited
+    for token_type, credited, debited in _live_sums_by(conn, first, last, tz, "token_type"):
         volumes[token_type] += credited + debited
     return composition(volumes["regular"], volumes["promo"])

@@ -17,9 +17,14 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from core.aggregates import within
+from core.aggregates import ledger_sums_query
 from core.analytics.days import RangeSplit, split_range
-from core.tables import analytics_user_daily, analytics_user_monthly, users, wallet_ledger
+from core.tables import (
+    analytics_user_daily,
+    analytics_user_monthly,
+    users,
+    wallet_ledger,
+)
 
 METRICS = ("spend", "earn", "net")
 DEFAULT_LIMIT = 20
@@ -81,15 +86,7 @@ def _per_user_rows(split: RangeSplit, first: date, last: date, tz: ZoneInfo) -> 
                      .where(daily.date.in_(plan.subtracted_days)))
     live_bounds = split.live_bounds(tz, first, last)
     if live_bounds:
-        parts.append(
-            _sums(
-                ledger.user_id,
-                sa.func.sum(sa.case((ledger.direction == "credit", ledger.amount), else_=0)),
-                sa.func.sum(sa.case((ledger.direction == "debit", ledger.amount), else_=0)),
-            )
-            .where(within(ledger.occurred_at, live_bounds))
-            .group_by(ledger.user_id)
-        )
+        parts.append(ledger_sums_query(live_bounds, ledger.user_id.label("user_id")))
     return parts
 
 

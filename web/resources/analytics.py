@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
