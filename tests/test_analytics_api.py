@@ -205,3 +205,16 @@ def test_validation_rule(db, client, admin_headers, rule):
                          ids=["common year", "leap year"])
 def test_a_full_calendar_year_fits(db, client, admin_headers, range_):
     assert _get(client, admin_headers, "/tokens/overview", range_).status_code == 200
+
+
+@pytest.mark.parametrize("query", [
+    "/tokens/trend?granularity=monthly", "/tokens/trend?granularity=weekly", "/users/top?metric=net",
+    "/tokens/overview?token_type=promo", "/promotions?", "/purchases?",
+])
+def test_the_earliest_and_latest_days_allowed_are_answered(db, client, admin_headers, query):
+    path, options = query.split("?")
+    for range_ in ("from=1970-01-01&to=1970-12-31", "from=9998-01-01&to=9998-12-31"):
+        response = _get(client, admin_headers, path, "&".join(filter(None, [options, range_])))
+        assert response.status_code == 200, response.text
+    assert _get(client, admin_headers, path, "&".join(filter(None, [options, "from=9998-12-31&to=9999-01-01"]))
+                ).status_code == 400

@@ -17,9 +17,10 @@ from core.dates import check_range, parse_date
 from core.errors import ValidationError
 from core.tables import TOKEN_TYPES
 
-# Day bounds must stay inside what Python and MySQL DATETIME can hold around any time zone.
+# Day bounds, and the week or month after the last one, must stay inside what Python and MySQL
+# DATETIME can hold in any time zone.
 EARLIEST_DAY = date(1970, 1, 1)
-LATEST_DAY = date(9999, 12, 30)
+LATEST_DAY = date(9998, 12, 31)
 MAX_TEXT_LENGTH = 64  # reason and campaign id columns
 MIN_LIMIT = 1
 
