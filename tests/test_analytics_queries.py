@@ -2,14 +2,14 @@
 at all for a request that fails validation."""
 
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import falcon
 import falcon.testing
 import sqlalchemy as sa
 
-from core import analytics
+from core import analytics, tables
 from core.analytics import params
 from core.materialize import materialize_day
 from tests.factories import add_ledger, add_purchase, add_user
@@ -72,3 +72,24 @@ def test_a_request_failing_validation_never_reaches_the_database():
     for query in ("granularity=hourly&from=2025-11-01&to=2025-11-02", "from=2025-11-02&to=2025-11-01&granularity=daily"):
         response = client.simulate_get("/trend", query_string=query)
         assert response.status_code in (400, 422)
+
+
+def test_distinct_users_of_live_days_are_never_truncated(db):
+    """Live active users travel as one GROUP_CONCAT text; MySQL would cut it at 1 KB by default."""
+    users = range(1, 401)  # "1,2,...,400" is ~1.5 KB
+    with db.begin() as conn:
+        conn.execute(sa.insert(tables.users), [
+            {"id": u, "username": f"u{u}", "email": f"u{u}@example.com", "created_at": datetime(2025, 1, 1)}
+            for u in users
+        ])
+        conn.execute(sa.insert(tables.wallet_ledger), [
+            {"id": f"L{u:025d}", "user_id": u, "token_type": "regular", "direction": "credit", "reason": "purchase",
+             "amount": 1, "occurred_at": datetime(2025, 11, 1, 6)}
+            for u in users
+        ])
+        if db.dialect.name != "sqlite":
+            # Raised as far as the server allows (MariaDB caps it at 1 GB).
+            assert conn.exec_driver_sql("SELECT @@group_concat_max_len").scalar() >= 2**30
+    with db.connect() as conn:
+        overview = analytics.token_overview(conn, date(2025, 11, 1), date(2025, 11, 1), KOLKATA)
+    assert overview["active_users"] == len(users)

@@ -1,7 +1,7 @@
 """Token questions: overview, trend, by feature, composition (DESIGN.md, "Meaning of the numbers").
 
-Materialized days come from the stored aggregates, the other days from the base tables through
-core.aggregates; both are added up here into one answer. Distinct users are unions of bitmaps,
+Materialized days come from the stored aggregates, the other days from the ledger through
+core.aggregates (the ETL's own definitions); both are added up here into one answer. Distinct users are unions of bitmaps,
 so a period's active users are exact, never a sum of daily counts.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -17,43 +16,15 @@ from zoneinfo import ZoneInfo
 from pyroaring import BitMap
 from sqlalchemy.engine import Connection
 
-from core.aggregates import (
-    Aggregates,
-    Bounds,
-    add_ledger,
-    add_purchases,
-    composition,
-    ledger_sums,
-    money,
-)
+from core.aggregates import composition, ledger_sums, ledger_volume, money, paid_revenue
 from core.analytics import stored
 from core.analytics.days import split_from_dates, split_range
+from core.dialect import equals_exactly
 from core.tables import wallet_ledger
 
 GRANULARITIES = ("daily", "weekly", "monthly")
 PURCHASE_REASON = "purchase"
 ZERO_MONEY = money(0)
-
-
-@dataclass
-class _LiveTotals:
-    credited: int = 0
-    debited: int = 0
-    users: BitMap = field(default_factory=BitMap)
-    revenue_in_inr: Decimal = ZERO_MONEY
-
-
-def _live_totals(conn: Connection, bounds: Bounds) -> _LiveTotals:
-    """Totals of non-materialized days: one row per user, not per user and feature."""
-    totals = _LiveTotals()
-    for user_id, credited, debited in ledger_sums(conn, bounds, wallet_ledger.c.user_id):
-        totals.credited += credited
-        totals.debited += debited
-        totals.users.add(user_id)
-    purchases = Aggregates()
-    add_purchases(conn, purchases, bounds)
-    totals.revenue_in_inr = purchases.purchases.revenue_in_inr
-    return totals
 
 
 def _kpis(credited: int, debited: int, revenue: Decimal, users: BitMap) -> dict:
@@ -70,28 +41,24 @@ def token_overview(conn: Connection, first: date, last: date, tz: ZoneInfo,
                    feature: str | None = None, token_type: str | None = None) -> dict:
     stored_days = stored.token_days(conn, first, last)
     live_bounds = split_from_dates(first, last, stored_days).live_bounds(tz)
-    revenue = sum((day.revenue_in_inr for day in stored_days.values()), ZERO_MONEY)
+    revenue = ZERO_MONEY
+    if _has_revenue(feature, token_type):
+        revenue = sum((day.revenue_in_inr for day in stored_days.values()), paid_revenue(conn, live_bounds))
     if feature is None and token_type is None:
-        live = _live_totals(conn, live_bounds)
+        live = ledger_volume(conn, live_bounds)
         credited = sum((day.credited for day in stored_days.values()), live.credited)
         debited = sum((day.debited for day in stored_days.values()), live.debited)
         users = BitMap.union(live.users, *stored.daily_users(conn, first, last).values())
-        return _kpis(credited, debited, revenue + live.revenue_in_inr, users)
-    # Filtered like the stored breakdown is: by the (reason, token_type) groups of the rollup.
-    live = Aggregates()
-    add_ledger(conn, live, live_bounds)
+        return _kpis(credited, debited, revenue, users)
+    ledger = wallet_ledger.c
+    conditions = []
+    if feature is not None:
+        conditions.append(equals_exactly(conn, ledger.reason, feature))
+    if token_type is not None:
+        conditions.append(ledger.token_type == token_type)
+    live = ledger_volume(conn, live_bounds, *conditions)
     credited, debited, users = stored.breakdown(conn, first, last, feature, token_type)
-    for (reason, token_kind), volume in live.breakdown.items():
-        if feature in (None, reason) and token_type in (None, token_kind):
-            credited += volume.credited
-            debited += volume.debited
-            users |= volume.users
-    if _has_revenue(feature, token_type):
-        add_purchases(conn, live, live_bounds)
-        revenue += live.purchases.revenue_in_inr
-    else:
-        revenue = ZERO_MONEY
-    return _kpis(credited, debited, revenue, users)
+    return _kpis(credited + live.credited, debited + live.debited, revenue, users | live.users)
 
 
 def bucket_start(day: date, granularity: str) -> date:
@@ -128,11 +95,12 @@ def token_trend(conn: Connection, first: date, last: date, tz: ZoneInfo, granula
         days_of_bucket[bucket_start(day, granularity)].append(day)
     series = []
     for label, bucket_first, bucket_last in buckets(first, last, granularity):
-        live = _live_totals(conn, split.live_bounds(tz, bucket_first, bucket_last))
+        bounds = split.live_bounds(tz, bucket_first, bucket_last)
+        live = ledger_volume(conn, bounds)
         days = days_of_bucket.get(label, [])
         credited = sum((stored_days[day].credited for day in days), live.credited)
         debited = sum((stored_days[day].debited for day in days), live.debited)
-        revenue = sum((stored_days[day].revenue_in_inr for day in days), live.revenue_in_inr)
+        revenue = sum((stored_days[day].revenue_in_inr for day in days), paid_revenue(conn, bounds))
         users = BitMap.union(live.users, *(stored_users[day] for day in days if day in stored_users))
         series.append({"date": label.isoformat(), **_kpis(credited, debited, revenue, users)})
     return {"series": series}
