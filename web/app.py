@@ -17,9 +17,7 @@ from web.middleware import AdminAuthMiddleware, RequestIdMiddleware
 from web.resources import health
 from web.resources.analytics import Question
 
-API = "/api/v1/admin/analytics"
-
-# path under API -> (analytics function, its options beyond from/to)
+# path under openapi.API -> (analytics function, its options beyond from/to)
 ANALYTICS_ROUTES = {
     "/tokens/overview": (analytics.token_overview, params.OVERVIEW),
     "/tokens/trend": (analytics.token_trend, params.TREND),
@@ -57,5 +55,5 @@ def create_app(settings: Settings) -> falcon.App:
     app.add_route("/readyz", health.Ready(engine, settings.redis_url))
     app.add_route(openapi.PATH, openapi.Document())
     for path, (answer, options) in ANALYTICS_ROUTES.items():
-        app.add_route(f"{API}{path}", Question(engine, settings.report_timezone, answer, options))
+        app.add_route(f"{openapi.API}{path}", Question(engine, settings.report_timezone, answer, options))
     return app

@@ -9,7 +9,7 @@ from core.analytics.users import DEFAULT_LIMIT, MAX_LIMIT, METRICS
 from core.tables import TOKEN_TYPES
 
 PATH = "/api/v1/openapi.json"
-API = "/api/v1/admin/analytics"
+API = "/api/v1/admin/analytics"  # the prefix of every analytics route (web.app mounts them here)
 
 
 def _ref(name: str) -> dict:

@@ -62,6 +62,7 @@ def leaderboard_limit(raw: str | None, name: str) -> int:
         raise ValidationError(f"{name} must be a whole number from {MIN_LIMIT} to {MAX_LIMIT}, got {raw!r}")
     return int(raw)
 
+
 # The options of each question beyond from/to, by parameter name (= keyword argument).
 OVERVIEW = {"feature": optional_text, "token_type": optional_choice(TOKEN_TYPES)}
 TREND = {"granularity": required_choice(GRANULARITIES)}
