@@ -198,20 +198,23 @@ def _paid_within(bounds: Bounds) -> sa.ColumnElement[bool]:
 
 
 def add_purchases(conn: Connection, aggregates: Aggregates, bounds: Bounds) -> None:
+    totals, found = aggregates.purchases, purchase_totals(conn, bounds)
+    totals.purchases += found.purchases
+    totals.tokens += found.tokens
+    totals.revenue_in_inr += found.revenue_in_inr
+    totals.buyers |= found.buyers
+
+
+def purchase_totals(conn: Connection, bounds: Bounds) -> PurchaseTotals:
+    """Paid purchases in the intervals, in one row (the buyers as one text)."""
     if not bounds:
-        return
+        return PurchaseTotals()
     p = purchases.c
-    rows = conn.execute(
-        sa.select(p.user_id, sa.func.count(), sa.func.sum(p.tokens), sa.func.sum(p.amount_inr))
+    count, tokens, revenue, buyers = conn.execute(
+        sa.select(sa.func.count(), sa.func.sum(p.tokens), sa.func.sum(p.amount_inr), distinct_ids(p.user_id))
         .where(_paid_within(bounds))
-        .group_by(p.user_id)
-    )
-    totals = aggregates.purchases
-    for user_id, count, tokens, amount_inr in rows:
-        totals.purchases += count
-        totals.tokens += int(tokens)
-        totals.revenue_in_inr += money(amount_inr)
-        totals.buyers.add(user_id)
+    ).one()
+    return PurchaseTotals(int(count), int(tokens or 0), money(revenue), ids_bitmap(buyers))
 
 
 def paid_revenue(conn: Connection, bounds: Bounds) -> Decimal:

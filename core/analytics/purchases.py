@@ -8,25 +8,24 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
 
-from core.aggregates import CENT, Aggregates, add_purchases
+from core.aggregates import CENT, purchase_totals
 from core.analytics import stored
 from core.analytics.days import split_range
 
 
 def purchase_analytics(conn: Connection, first: date, last: date, tz: ZoneInfo) -> dict:
-    live = Aggregates()
-    add_purchases(conn, live, split_range(conn, first, last).live_bounds(tz))
+    live = purchase_totals(conn, split_range(conn, first, last).live_bounds(tz))
     totals = stored.purchases(conn, first, last)
-    count = totals.purchases + live.purchases.purchases
-    tokens = totals.tokens + live.purchases.tokens
-    revenue = totals.revenue_in_inr + live.purchases.revenue_in_inr
+    count = totals.purchases + live.purchases
+    tokens = totals.tokens + live.tokens
+    revenue = totals.revenue_in_inr + live.revenue_in_inr
     return {
         "total_purchases": count,
         "total_tokens": tokens,
         "total_revenue": revenue,
         "avg_tokens_per_purchase": _average(Decimal(tokens), count),
         "avg_revenue_per_purchase": _average(revenue, count),
-        "unique_buyers": len(totals.buyers | live.purchases.buyers),
+        "unique_buyers": len(totals.buyers | live.buyers),
     }
 
 
