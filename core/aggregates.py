@@ -1,15 +1,16 @@
-"""A local day's aggregates, computed from the base tables.
+"""Aggregates of local days, computed from the base tables.
 
-The ETL stores them (core.materialize); the analytics read them back for materialized days and
-compute them here for every other day, so both paths share one definition of every number
-(DESIGN.md, "Meaning of the numbers").
+The ETL stores one day's (core.materialize); the analytics read them back for materialized days
+and compute the same aggregates here over every other day of a range, so both paths share one
+definition of every number (DESIGN.md, "Meaning of the numbers").
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -18,10 +19,13 @@ from pyroaring import BitMap
 from sqlalchemy.engine import Connection
 
 from core.dates import day_bounds
+from core.dialect import distinct_ids
 from core.tables import purchases, referrals, wallet_ledger
 
 CENT = Decimal("0.01")
 NO_CAMPAIGN = ""
+# Half-open naive-UTC intervals [start, end), each covering whole local days.
+Bounds = Sequence[tuple[datetime, datetime]]
 
 
 @dataclass
@@ -48,8 +52,9 @@ class ReferralTotals:
 
 
 @dataclass
-class DayAggregates:
-    day: date
+class Aggregates:
+    """Figures over one or more local days (not necessarily consecutive)."""
+
     # (reason, token_type) -> sums and the users behind them
     breakdown: dict[tuple[str, str], Volume] = field(default_factory=dict)
     # user_id -> [credited, debited]
@@ -84,6 +89,11 @@ class DayAggregates:
         return volumes
 
 
+@dataclass(kw_only=True)
+class DayAggregates(Aggregates):
+    day: date
+
+
 def composition(regular_volume: int, promo_volume: int) -> dict[str, float]:
     """Percentages of token volume, 2 decimals, summing to exactly 100 (both 0 with no activity)."""
     total = regular_volume + promo_volume
@@ -104,58 +114,123 @@ def money(value) -> Decimal:
 
 def compute_day(conn: Connection, day: date, tz: ZoneInfo) -> DayAggregates:
     """Everything the analytics need about one local day, straight from the base tables."""
-    start, end = day_bounds(day, day, tz)
+    bounds = [day_bounds(day, day, tz)]
     aggregates = DayAggregates(day=day)
-    _add_ledger(conn, aggregates, start, end)
-    _add_purchases(conn, aggregates, start, end)
-    _add_referrals(conn, aggregates, start, end)
+    add_ledger(conn, aggregates, bounds)
+    add_purchases(conn, aggregates, bounds)
+    add_referrals(conn, aggregates, bounds)
     return aggregates
 
 
-def _add_ledger(conn: Connection, aggregates: DayAggregates, start, end) -> None:
+def within(column: sa.ColumnElement, bounds: Bounds) -> sa.ColumnElement[bool]:
+    """`column` in any of the intervals: plain comparisons, so an index range scan serves it."""
+    return sa.or_(*(sa.and_(column >= start, column < end) for start, end in bounds))
+
+
+def _credited() -> sa.ColumnElement:
     ledger = wallet_ledger.c
-    rows = conn.execute(
-        sa.select(ledger.user_id, ledger.reason, ledger.token_type, ledger.direction, sa.func.sum(ledger.amount))
-        .where(ledger.occurred_at >= start, ledger.occurred_at < end)
-        .group_by(ledger.user_id, ledger.reason, ledger.token_type, ledger.direction)
+    return sa.func.sum(sa.case((ledger.direction == "credit", ledger.amount), else_=0))
+
+
+def _debited() -> sa.ColumnElement:
+    ledger = wallet_ledger.c
+    return sa.func.sum(sa.case((ledger.direction == "debit", ledger.amount), else_=0))
+
+
+def ledger_sums_query(bounds: Bounds, *keys: sa.ColumnElement) -> sa.Select:
+    """SELECT *keys, credited, debited over the ledger rows in the (non-empty) intervals."""
+    return (
+        sa.select(*keys, _credited().label("credited"), _debited().label("debited"))
+        .where(within(wallet_ledger.c.occurred_at, bounds))
+        .group_by(*keys)
     )
-    for user_id, reason, token_type, direction, amount in rows:
-        amount = int(amount)
+
+
+def ledger_sums(conn: Connection, bounds: Bounds, *keys: sa.ColumnElement) -> list[tuple]:
+    """(*keys, credited, debited) for each group of ledger rows in the intervals."""
+    if not bounds:
+        return []
+    rows = conn.execute(ledger_sums_query(bounds, *keys))
+    return [(*key_values, int(credited), int(debited)) for *key_values, credited, debited in rows]
+
+
+def add_ledger(conn: Connection, aggregates: Aggregates, bounds: Bounds) -> None:
+    ledger = wallet_ledger.c
+    for user_id, reason, token_type, credited, debited in ledger_sums(
+        conn, bounds, ledger.user_id, ledger.reason, ledger.token_type
+    ):
         volume = aggregates.breakdown.get((reason, token_type))
         if volume is None:
             volume = aggregates.breakdown[(reason, token_type)] = Volume()
         volume.users.add(user_id)
+        volume.credited += credited
+        volume.debited += debited
         sums = aggregates.user_sums.setdefault(user_id, [0, 0])
-        if direction == "credit":
-            volume.credited += amount
-            sums[0] += amount
-        else:
-            volume.debited += amount
-            sums[1] += amount
+        sums[0] += credited
+        sums[1] += debited
 
 
-def _add_purchases(conn: Connection, aggregates: DayAggregates, start, end) -> None:
+def ledger_volume(conn: Connection, bounds: Bounds, *conditions: sa.ColumnElement[bool]) -> Volume:
+    """Credited, debited and the distinct users of the ledger rows in the intervals that meet
+    `conditions`, as one row: the users come as one text, not a row each, which is what makes
+    today's share of a request cheap."""
+    if not bounds:
+        return Volume()
+    ledger = wallet_ledger.c
+    credited, debited, user_ids = conn.execute(
+        sa.select(_credited(), _debited(), distinct_ids(ledger.user_id))
+        .where(within(ledger.occurred_at, bounds), *conditions)
+    ).one()
+    return Volume(int(credited or 0), int(debited or 0), ids_bitmap(user_ids))
+
+
+def ids_bitmap(ids_text: str | bytes | None) -> BitMap:
+    if not ids_text:
+        return BitMap()
+    if isinstance(ids_text, bytes):
+        ids_text = ids_text.decode("ascii")
+    return BitMap(map(int, ids_text.split(",")))
+
+
+def _paid_within(bounds: Bounds) -> sa.ColumnElement[bool]:
     p = purchases.c
-    rows = conn.execute(
-        sa.select(p.user_id, sa.func.count(), sa.func.sum(p.tokens), sa.func.sum(p.amount_inr))
-        .where(p.status == "paid", p.paid_at >= start, p.paid_at < end)
-        .group_by(p.user_id)
-    )
-    totals = aggregates.purchases
-    revenue = Decimal("0.00")
-    for user_id, count, tokens, amount_inr in rows:
-        totals.purchases += count
-        totals.tokens += int(tokens)
-        revenue += money(amount_inr)
-        totals.buyers.add(user_id)
-    totals.revenue_in_inr = revenue
+    return sa.and_(p.status == "paid", within(p.paid_at, bounds))
 
 
-def _add_referrals(conn: Connection, aggregates: DayAggregates, start, end) -> None:
+def add_purchases(conn: Connection, aggregates: Aggregates, bounds: Bounds) -> None:
+    totals, found = aggregates.purchases, purchase_totals(conn, bounds)
+    totals.purchases += found.purchases
+    totals.tokens += found.tokens
+    totals.revenue_in_inr += found.revenue_in_inr
+    totals.buyers |= found.buyers
+
+
+def purchase_totals(conn: Connection, bounds: Bounds) -> PurchaseTotals:
+    """Paid purchases in the intervals, in one row (the buyers as one text)."""
+    if not bounds:
+        return PurchaseTotals()
+    p = purchases.c
+    count, tokens, revenue, buyers = conn.execute(
+        sa.select(sa.func.count(), sa.func.sum(p.tokens), sa.func.sum(p.amount_inr), distinct_ids(p.user_id))
+        .where(_paid_within(bounds))
+    ).one()
+    return PurchaseTotals(int(count), int(tokens or 0), money(revenue), ids_bitmap(buyers))
+
+
+def paid_revenue(conn: Connection, bounds: Bounds) -> Decimal:
+    """Revenue of the purchases paid in the intervals, without the per-buyer detail."""
+    if not bounds:
+        return money(0)
+    return money(conn.execute(sa.select(sa.func.sum(purchases.c.amount_inr)).where(_paid_within(bounds))).scalar())
+
+
+def add_referrals(conn: Connection, aggregates: Aggregates, bounds: Bounds) -> None:
+    if not bounds:
+        return
     r = referrals.c
     rows = conn.execute(
         sa.select(r.campaign_id, r.referrer_user_id, r.status, sa.func.count(), sa.func.sum(r.bonus_awarded))
-        .where(r.created_at >= start, r.created_at < end)
+        .where(within(r.created_at, bounds))
         .group_by(r.campaign_id, r.referrer_user_id, r.status)
     )
     for campaign_id, referrer, status, count, bonus in rows:

@@ -68,7 +68,9 @@ def engine_options(url: URL) -> dict[str, Any]:
         "pool_pre_ping": True,
         "pool_recycle": 3600,
         # Naive DATETIMEs are UTC: make NOW()/CURRENT_TIMESTAMP agree with them.
-        "connect_args": {"init_command": "SET time_zone = '+00:00'", "charset": "utf8mb4"},
+        # group_concat_max_len: GROUP_CONCAT must never truncate (see distinct_ids).
+        "connect_args": {"init_command": "SET time_zone = '+00:00', group_concat_max_len = 4294967295",
+                         "charset": "utf8mb4"},
     }
 
 
@@ -170,3 +172,21 @@ def holds_named_lock(conn: Connection, name: str) -> bool:
 
 def release_named_lock(conn: Connection, name: str) -> None:
     conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": name})
+
+
+def distinct_ids(column: sa.ColumnElement) -> sa.ColumnElement:
+    """The distinct values of an integer column as one comma-separated text, NULL for none.
+
+    One text travels and parses far faster than a row per id. SQLite has no length limit; MySQL
+    truncates at group_concat_max_len, which engine_options raises to its maximum.
+    """
+    return sa.func.group_concat(sa.distinct(column))
+
+
+def equals_exactly(bind: Connection | Engine, column: sa.ColumnElement, value: str) -> sa.ColumnElement[bool]:
+    """`column = value` byte for byte. MySQL's default collation ignores case and trailing spaces,
+    which the Python side of the analytics does not; the collation goes on the value, not the
+    column, so the column stays index-friendly."""
+    if is_sqlite(bind):
+        return column == value
+    return column == sa.collate(sa.literal(value, sa.String), "utf8mb4_bin")

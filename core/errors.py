@@ -41,9 +41,5 @@ class ServiceUnavailable(DomainError):
     code = "service_unavailable"
 
 
-class NotImplementedYet(DomainError):
-    code = "not_implemented"
-
-
 class ConfigError(Exception):
     """A bad environment variable; the message names it. Stops the process at start-up."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 
@@ -74,8 +75,8 @@ def add_purchase(engine, user_id: int, created_at: str, *, status: str = "paid",
     return purchase_id
 
 
-def add_campaign(engine, campaign_id: str, name: str) -> None:
-    _insert(engine, promo_campaigns, id=campaign_id, name=name, starts_at=datetime(2025, 1, 1))
+def add_campaign(engine, campaign_id: str, name: str | None = None) -> None:
+    _insert(engine, promo_campaigns, id=campaign_id, name=name or campaign_id.title(), starts_at=datetime(2025, 1, 1))
 
 
 def add_referral(engine, referrer: int, referred: int, created_at: str, *, campaign_id: str | None = None,

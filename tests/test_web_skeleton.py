@@ -90,10 +90,3 @@ def test_readyz_is_503_when_the_database_is_down(env):
     assert response.status_code == 503
     assert response.json["checks"]["database"].startswith("unreachable")
 
-
-@pytest.mark.parametrize("path", ["/api/v1/admin/analytics/tokens/overview?from=2025-11-01&to=2025-11-01"])
-def test_a_route_not_built_yet_answers_in_the_error_shape(client, admin_headers, path):
-    response = client.simulate_get(path, headers=admin_headers)
-    assert response.status_code in (200, 501)
-    if response.status_code == 501:
-        assert response.json["error"]["code"] == "not_implemented"

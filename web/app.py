@@ -8,21 +8,33 @@ from functools import partial
 import falcon
 import orjson
 
-from core import logs
+from core import analytics, logs
+from core.analytics import params
 from core.config import Settings
 from core.db import get_engine
 from core.exports.links import DOWNLOAD_PATH
-from web import errors
+from web import errors, openapi
 from web.middleware import AdminAuthMiddleware, RequestIdMiddleware
-from web.resources import analytics, etl, exports, health
+from web.resources import etl, exports, health
+from web.resources.analytics import Question
 from workers.enqueue import export_enqueuer
 
-API = "/api/v1/admin/analytics"
+# path under openapi.API -> (analytics function, its options beyond from/to)
+ANALYTICS_ROUTES = {
+    "/tokens/overview": (analytics.token_overview, params.OVERVIEW),
+    "/tokens/trend": (analytics.token_trend, params.TREND),
+    "/tokens/by-feature": (analytics.tokens_by_feature, params.RANGE_ONLY),
+    "/tokens/composition": (analytics.token_composition, params.RANGE_ONLY),
+    "/users/top": (analytics.top_users, params.TOP_USERS),
+    "/purchases": (analytics.purchase_analytics, params.RANGE_ONLY),
+    "/promotions": (analytics.promotion_analytics, params.PROMOTIONS),
+}
 
 
 def _json_default(value):
     if isinstance(value, Decimal):
-        return float(value)
+        # Money keeps its two decimals on the wire (1500.00, not 1500.0) and stays a JSON number.
+        return orjson.Fragment(str(value))
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
@@ -43,9 +55,11 @@ def create_app(settings: Settings) -> falcon.App:
 
     app.add_route("/healthz", health.Health())
     app.add_route("/readyz", health.Ready(engine, settings.redis_url))
-    app.add_route(f"{API}/tokens/overview", analytics.NotYetBuilt())
-    app.add_route(f"{API}/status", etl.EtlStatusResource(engine, settings.report_timezone))
-    app.add_route(f"{API}/exports", exports.Exports(engine, settings, export_enqueuer(settings)))
-    app.add_route(f"{API}/exports/{{export_id}}", exports.Export(engine, settings))
+    app.add_route(openapi.PATH, openapi.Document())
+    for path, (answer, options) in ANALYTICS_ROUTES.items():
+        app.add_route(f"{openapi.API}{path}", Question(engine, settings.report_timezone, answer, options))
+    app.add_route(f"{openapi.API}/status", etl.EtlStatusResource(engine, settings.report_timezone))
+    app.add_route(f"{openapi.API}/exports", exports.Exports(engine, settings, export_enqueuer(settings)))
+    app.add_route(f"{openapi.API}/exports/{{export_id}}", exports.Export(engine, settings))
     app.add_route(f"{DOWNLOAD_PATH}/{{file_name}}", exports.Download(engine, settings))
     return app

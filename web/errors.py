@@ -12,7 +12,6 @@ from core.errors import (
     DomainError,
     Forbidden,
     NotFound,
-    NotImplementedYet,
     ServiceUnavailable,
     Unauthorized,
     ValidationError,
@@ -27,7 +26,6 @@ STATUS_OF = {
     NotFound: falcon.HTTP_404,
     Conflict: falcon.HTTP_409,
     BusinessRuleViolation: falcon.HTTP_422,
-    NotImplementedYet: falcon.HTTP_501,
     ServiceUnavailable: falcon.HTTP_503,
 }
 

@@ -1,8 +1,26 @@
-"""Analytics routes (admin only)."""
+"""Analytics routes (admin only): parse and validate the query, ask core, render the answer."""
 
-from core.errors import NotImplementedYet
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+
+from core.analytics.params import Parser, parse_question
 
 
-class NotYetBuilt:
+class Question:
+    """One GET route answering one analytics function."""
+
+    def __init__(self, engine: Engine, tz: ZoneInfo, answer: Callable[..., dict], options: Mapping[str, Parser]):
+        self._engine = engine
+        self._tz = tz
+        self._answer = answer
+        self._options = options
+
     def on_get(self, req, resp):
-        raise NotImplementedYet(f"{req.path} is not implemented yet")
+        arguments = parse_question(req.params, self._options)
+        # One transaction: every read sees the same snapshot while the ETL stores days.
+        with self._engine.connect() as conn:
+            resp.media = self._answer(conn, tz=self._tz, **arguments)

@@ -1,0 +1,26 @@
+"""The analytics questions of the spec, one function each, answering with the spec's bodies.
+
+Every function takes a connection, an inclusive range of local days of `tz` and its options.
+Run them inside one transaction (as the web layer does) for a consistent snapshot while the
+ETL writes days.
+"""
+
+from core.analytics.promotions import promotion_analytics
+from core.analytics.purchases import purchase_analytics
+from core.analytics.tokens import (
+    token_composition,
+    token_overview,
+    token_trend,
+    tokens_by_feature,
+)
+from core.analytics.users import top_users
+
+__all__ = [
+    "promotion_analytics",
+    "purchase_analytics",
+    "token_composition",
+    "token_overview",
+    "token_trend",
+    "tokens_by_feature",
+    "top_users",
+]

@@ -1,0 +1,97 @@
+"""Validation of an analytics question's parameters, before any query runs.
+
+Takes the query parameters as a mapping of name to a string (or a list of strings when a name
+was repeated) and returns the keyword arguments of the analytics function. Every 400 rule is
+checked before the 422 range rules, so a request with both kinds of mistakes hears about the
+400 first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+
+from core.analytics.tokens import GRANULARITIES
+from core.analytics.users import DEFAULT_LIMIT, MAX_LIMIT, METRICS
+from core.dates import check_range, parse_date
+from core.errors import ValidationError
+from core.tables import TOKEN_TYPES
+
+# Day bounds, and the week or month after the last one, must stay inside what Python and MySQL
+# DATETIME can hold in any time zone.
+EARLIEST_DAY = date(1970, 1, 1)
+LATEST_DAY = date(9998, 12, 31)
+MAX_TEXT_LENGTH = 64  # reason and campaign id columns
+MIN_LIMIT = 1
+
+Parser = Callable[[str | None, str], object]
+
+
+def required_choice(choices: tuple[str, ...]) -> Parser:
+    def parse(raw: str | None, name: str) -> str:
+        if raw in (None, ""):
+            raise ValidationError(f"{name} is required: one of {', '.join(choices)}")
+        return _choice(raw, name, choices)
+    return parse
+
+
+def optional_choice(choices: tuple[str, ...]) -> Parser:
+    def parse(raw: str | None, name: str) -> str | None:
+        return None if raw is None else _choice(raw, name, choices)
+    return parse
+
+
+def _choice(raw: str, name: str, choices: tuple[str, ...]) -> str:
+    if raw not in choices:
+        raise ValidationError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
+def optional_text(raw: str | None, name: str) -> str | None:
+    if raw is None:
+        return None
+    if not 1 <= len(raw) <= MAX_TEXT_LENGTH:
+        raise ValidationError(f"{name} must be 1 to {MAX_TEXT_LENGTH} characters; leave it out for no filter")
+    return raw
+
+
+def leaderboard_limit(raw: str | None, name: str) -> int:
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and MIN_LIMIT <= int(raw) <= MAX_LIMIT):
+        raise ValidationError(f"{name} must be a whole number from {MIN_LIMIT} to {MAX_LIMIT}, got {raw!r}")
+    return int(raw)
+
+
+# The options of each question beyond from/to, by parameter name (= keyword argument).
+OVERVIEW = {"feature": optional_text, "token_type": optional_choice(TOKEN_TYPES)}
+TREND = {"granularity": required_choice(GRANULARITIES)}
+RANGE_ONLY: dict[str, Parser] = {}
+TOP_USERS = {"metric": required_choice(METRICS), "limit": leaderboard_limit}
+PROMOTIONS = {"campaign_id": optional_text}
+
+
+def parse_question(params: Mapping[str, str | list[str]], options: Mapping[str, Parser]) -> dict:
+    """{"first", "last", **options} from `from`, `to` and the question's own options."""
+    allowed = ("from", "to", *options)
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValidationError(
+            f"Unknown query parameter(s): {', '.join(unknown)}; this route takes {', '.join(allowed)}"
+        )
+    repeated = sorted(name for name, value in params.items() if isinstance(value, list))
+    if repeated:
+        raise ValidationError(f"Query parameter(s) given more than once: {', '.join(repeated)}; give each once")
+    if params.get("from") in (None, "") or params.get("to") in (None, ""):
+        raise ValidationError("from and to date parameters are required")
+    first, last = _day(params["from"], "from"), _day(params["to"], "to")
+    values = {name: parse(params.get(name), name) for name, parse in options.items()}
+    check_range(first, last)
+    return {"first": first, "last": last, **values}
+
+
+def _day(raw: str, name: str) -> date:
+    day = parse_date(raw, name)
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValidationError(f"{name} must be between {EARLIEST_DAY} and {LATEST_DAY}, got {raw!r}")
+    return day
