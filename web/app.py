@@ -13,7 +13,7 @@ from core.config import Settings
 from core.db import get_engine
 from web import errors
 from web.middleware import AdminAuthMiddleware, RequestIdMiddleware
-from web.resources import analytics, health
+from web.resources import analytics, dashboard, health
 
 API = "/api/v1/admin/analytics"
 
@@ -42,4 +42,12 @@ def create_app(settings: Settings) -> falcon.App:
     app.add_route("/healthz", health.Health())
     app.add_route("/readyz", health.Ready(engine, settings.redis_url))
     app.add_route(f"{API}/tokens/overview", analytics.NotYetBuilt())
+    app.add_route(f"{API}/meta", dashboard.ReportMeta(settings.report_timezone))
+    app.add_route(f"{API}/campaigns", dashboard.Campaigns(engine, settings.report_timezone))
+
+    # The admin dashboard. Its assets are public (they hold no data) and served only from
+    # web/static: Falcon's static route refuses '..', backslashes and anything outside it.
+    app.add_route("/admin", dashboard.AdminPageRedirect())
+    app.add_route("/admin/", dashboard.AdminPage())
+    app.add_static_route("/admin/", str(dashboard.STATIC_DIR))
     return app
