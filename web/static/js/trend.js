@@ -17,7 +17,7 @@ export function trendPanel() {
         { type: "bar", label: "Credited", data: series.map((p) => p.credited), backgroundColor: COLOURS.credited },
         { type: "bar", label: "Debited", data: series.map((p) => p.debited), backgroundColor: COLOURS.debited },
         { type: "line", label: "Net", data: series.map((p) => p.net), borderColor: COLOURS.net,
-          backgroundColor: COLOURS.net, pointRadius: series.length > 60 ? 0 : 2, tension: 0.2 },
+          backgroundColor: COLOURS.net, pointRadius: series.length > 60 ? 0 : 2, tension: 0 },
       ],
     };
     if (chart) {
