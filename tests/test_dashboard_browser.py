@@ -197,6 +197,38 @@ def test_presets_are_keyboard_usable_and_end_today_in_the_report_zone(page, serv
     expect(page.locator(f'[data-preset="{preset}"]')).to_have_attribute("aria-pressed", "true")
 
 
+def test_the_granularity_switch_is_keyboard_usable(page):
+    page.focus('input[name="granularity"]:checked')
+    page.keyboard.press("ArrowRight")
+    assert view(page)[0]["granularity"] == "weekly"
+    expect(page.locator('input[name="granularity"][value="weekly"]')).to_be_focused()
+
+
+def test_a_failing_panel_says_why_while_the_others_carry_on(page):
+    page.route("**/api/v1/admin/analytics/tokens/trend?*", lambda route: route.fulfill(
+        status=500, content_type="application/json",
+        body='{"error": {"code": "internal_error", "message": "Internal server error; quote the X-Request-Id"}}'))
+    page.click('[data-preset="90d"]')
+    settle(page)
+    trend = page.locator('[data-panel="trend"]')
+    expect(trend).to_have_attribute("data-state", "error")
+    expect(trend.locator(".panel-status")).to_have_text(
+        "The API answered 500 internal_error: Internal server error; quote the X-Request-Id")
+    expect(trend.locator(".chart-box")).to_be_hidden()
+    expect(page.locator("#dashboard-view")).to_be_visible()
+
+
+def test_a_slow_panel_shows_that_it_is_loading(page):
+    held = []
+    page.route("**/api/v1/admin/analytics/tokens/composition?*", lambda route: held.append(route))
+    page.click('[data-preset="7d"]')
+    composition = page.locator('[data-panel="composition"]')
+    expect(composition).to_have_attribute("aria-busy", "true")
+    expect(composition.locator(".panel-status")).to_have_text("Loading…")
+    held[0].continue_()
+    settle(page)
+
+
 def test_last_month_is_the_whole_previous_calendar_month(page, server, token):
     first_of_this_month = meta_today(server, token).replace(day=1)
     page.click('[data-preset="last-month"]')
@@ -294,6 +326,15 @@ def test_promotions_follow_the_campaign_selector(page, server, token):
         shown_stats = page.locator("#promotions-stats dd").evaluate_all(
             "(nodes) => Object.fromEntries(nodes.map((n) => [n.dataset.key, Number(n.dataset.value)]))")
         assert shown_stats == {key: float(value) for key, value in body.items()}
+
+
+def test_a_range_without_activity_shows_empty_states(browser, server, token):
+    live(server, token, "/tokens/by-feature", **{"from": "2020-01-01", "to": "2020-01-31"})
+    page = open_signed_in(browser, server, token, query="?from=2020-01-01&to=2020-01-31")
+    for panel, message in [("features", "No feature had token activity"), ("top-users", "No user had token activity"),
+                           ("purchases", "No paid purchases"), ("composition", "No token activity")]:
+        expect(page.locator(f'[data-panel="{panel}"]')).to_have_attribute("data-state", "empty")
+        expect(page.locator(f'[data-panel="{panel}"] .panel-status')).to_contain_text(message)
 
 
 # --- exports ---------------------------------------------------------------------------------
