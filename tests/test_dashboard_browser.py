@@ -146,10 +146,17 @@ def test_a_token_that_expires_during_the_session_sends_back_to_sign_in(browser, 
     expect(page.locator("#sign-in-message")).to_contain_text("Token has expired")
 
 
-def test_signing_out_forgets_the_token(page):
+def test_signing_out_forgets_the_token_and_signing_in_again_starts_afresh(page, server, token):
     page.click("#sign-out")
     expect(page.locator("#sign-in-view")).to_be_visible()
     assert page.evaluate("sessionStorage.getItem('wallet-analytics.token')") is None
+    page.evaluate("document.querySelectorAll('[data-panel]').forEach((panel) => delete panel.dataset.state)")
+    page.fill("#token-input", token)
+    page.click("#sign-in-form button")
+    settle(page)  # the panels load after the campaigns
+    campaigns = api_get(server, token, "/campaigns")[1]["items"]
+    options = page.locator("#campaign option").evaluate_all("(nodes) => nodes.map((n) => n.value)")
+    assert options == ["", *[campaign["id"] for campaign in campaigns]]
 
 
 # --- the page itself -------------------------------------------------------------------------

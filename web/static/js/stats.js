@@ -47,6 +47,7 @@ export function promotionsPanel() {
 // The campaign picker; without the campaigns route the panel still works for all campaigns.
 export async function loadCampaigns(select) {
   const { items } = await apiGet("/campaigns");
-  select.append(...items.map((campaign) => el("option", { value: campaign.id, text: campaign.name })));
+  select.replaceChildren(el("option", { value: "", text: "All campaigns" }),
+    ...items.map((campaign) => el("option", { value: campaign.id, text: campaign.name })));
   return items;
 }
