@@ -6,7 +6,7 @@ WA := $(BIN)/wallet-analytics
 PORT ?= 8000
 export WALLET_ANALYTICS_DEMO ?=
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean vendor screenshots
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,14 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Chart.js for the admin dashboard, from the npm registry into web/static/vendor (committed).
+vendor:
+	scripts/vendor-chartjs.sh
+
+# docs/screenshots/: the dashboard on demo data (SQLite) in Debian's headless chromium.
+screenshots: $(BIN)/.installed
+	$(BIN)/python scripts/screenshots.py docs/screenshots
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check core web workers migrations tests

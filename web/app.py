@@ -15,7 +15,7 @@ from core.db import get_engine
 from core.exports.links import DOWNLOAD_PATH
 from web import errors, openapi
 from web.middleware import AdminAuthMiddleware, RequestIdMiddleware
-from web.resources import etl, exports, health
+from web.resources import dashboard, etl, exports, health
 from web.resources.analytics import Question
 from workers.enqueue import export_enqueuer
 
@@ -62,4 +62,12 @@ def create_app(settings: Settings) -> falcon.App:
     app.add_route(f"{openapi.API}/exports", exports.Exports(engine, settings, export_enqueuer(settings)))
     app.add_route(f"{openapi.API}/exports/{{export_id}}", exports.Export(engine, settings))
     app.add_route(f"{DOWNLOAD_PATH}/{{file_name}}", exports.Download(engine, settings))
+    app.add_route(f"{openapi.API}/meta", dashboard.ReportMeta(settings.report_timezone))
+    app.add_route(f"{openapi.API}/campaigns", dashboard.Campaigns(engine, settings.report_timezone))
+
+    # The admin dashboard. Its assets are public (they hold no data) and served only from
+    # web/static: Falcon's static route refuses '..', backslashes and anything outside it.
+    app.add_route("/admin", dashboard.AdminPageRedirect())
+    app.add_route("/admin/", dashboard.AdminPage())
+    app.add_static_route("/admin/", str(dashboard.STATIC_DIR))
     return app

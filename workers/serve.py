@@ -50,6 +50,8 @@ def serve(settings: Settings, port: int) -> int:
     try:
         token = mint_admin_token(get_engine(settings.database_url), settings.jwt_secret, username=ADMIN_USERNAME)
         print(f"admin token: {token}")
+        # The token rides in the fragment: browsers never send it to a server or in a Referer.
+        print(f"dashboard: {base_url}/admin/#token={token}")
         print(f'try: curl -H "Authorization: Bearer $TOKEN" "{base_url}/readyz"')
     except DomainError as error:
         print(f"no admin token ({error.message}); run `wallet-analytics demo-data` first")

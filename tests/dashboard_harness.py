@@ -1,0 +1,96 @@
+"""What the dashboard's browser tests and `make screenshots` share: the app served on loopback by
+`wallet-analytics serve` (API and an in-process Dramatiq worker), and Debian's headless chromium
+driven by Playwright (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import orjson
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags chromium keeps dialling Google, which this network refuses.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+CLI = str(Path(sys.executable).with_name("wallet-analytics"))
+PANELS_SETTLED = """() => [...document.querySelectorAll('[data-panel]')]
+    .every((panel) => panel.dataset.state && panel.dataset.state !== 'loading')"""
+
+
+def run_cli(env: dict, *args: str) -> None:
+    subprocess.run([CLI, *args], env={**os.environ, **env}, check=True, capture_output=True, timeout=600)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def served(env: dict, log_path: Path):
+    """The all-in-one server on a free loopback port; yields its base URL."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([CLI, "serve", "--port", str(port)], env={**os.environ, **env},
+                                   stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_up(base_url, process, log_path)
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_up(base_url: str, process: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited ({process.returncode}):\n{log_path.read_text()}")
+        try:
+            urllib.request.urlopen(f"{base_url}/healthz", timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the server did not answer within 60 s:\n{log_path.read_text()}")
+
+
+def api_get(base_url: str, token: str, path: str, **params) -> tuple[int, dict]:
+    """What the API answers the page's own question: (status, body)."""
+    query = urllib.parse.urlencode({k: v for k, v in params.items() if v not in (None, "")})
+    request = urllib.request.Request(f"{base_url}/api/v1/admin/analytics{path}{'?' + query if query else ''}",
+                                     headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, orjson.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, orjson.loads(error.read() or b"{}")
+
+
+def launch_chromium(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def open_signed_in(browser, base_url: str, token: str, *, width: int = 1280, height: int = 900, query: str = ""):
+    """A page opened the way `make demo`'s link opens it, once every panel has answered."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(f"{base_url}/admin/{query}#token={token}")
+    page.wait_for_selector("#dashboard-view:not([hidden])")
+    page.wait_for_function(PANELS_SETTLED)
+    return page

@@ -1,0 +1,50 @@
+// The only way the page talks to the server: the public API with the admin's bearer token.
+import { forgetToken, storedToken } from "./session.js";
+
+export const API = "/api/v1/admin/analytics";
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+
+  // A route this server does not have yet (the analytics and exports APIs arrive separately).
+  get routeMissing() {
+    return this.status === 404 && this.code === "not_found" || this.status === 501;
+  }
+}
+
+let onUnauthorized = () => {};
+
+export function whenUnauthorized(callback) {
+  onUnauthorized = callback;
+}
+
+async function request(method, path, { params, body } = {}) {
+  const url = new URL(API + path, location.origin);
+  for (const [name, value] of Object.entries(params || {})) {
+    if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
+  }
+  const headers = { Authorization: `Bearer ${storedToken() || ""}`, Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (error) {
+    throw new ApiError(0, "network_error", `Could not reach the server (${error.message})`);
+  }
+  const payload = await response.json().catch(() => null);
+  if (response.ok) return payload;
+  const detail = payload?.error || {};
+  const error = new ApiError(response.status, detail.code || "http_error", detail.message || `HTTP ${response.status}`);
+  if (response.status === 401) {
+    forgetToken();
+    onUnauthorized(error);
+  }
+  throw error;
+}
+
+export const apiGet = (path, params) => request("GET", path, { params });
+export const apiPost = (path, body) => request("POST", path, { body });
