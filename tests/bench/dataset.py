@@ -150,30 +150,60 @@ def reset_materialized(engine: Engine) -> list[str]:
     return derived
 
 
-def daily_counts(engine: Engine, tz: ZoneInfo, last_day: date, days: int) -> list[tuple[date, int]]:
-    """Ledger rows per local day, newest first (an index range count per day)."""
+@dataclass(frozen=True)
+class ExportScope:
+    """Which transactions an export takes: whole local days, and one reason when a day is too big."""
+
+    first: date
+    last: date
+    reason: str | None
+    rows: int
+
+    def filters(self) -> dict:
+        scope = {"from": self.first.isoformat(), "to": self.last.isoformat()}
+        return {**scope, "reason": self.reason} if self.reason else scope
+
+    def describe(self) -> str:
+        days = f"{self.first} to {self.last}"
+        return f"{days}, reason {self.reason}" if self.reason else days
+
+
+def reason_counts_by_day(engine: Engine, tz: ZoneInfo, last_day: date, days: int) -> list[tuple[date, dict[str, int]]]:
+    """Ledger rows per local day and reason, newest day first (an index range scan per day)."""
     counts = []
     with engine.connect() as conn:
         for back in range(days):
             day = last_day - timedelta(days=back)
             start, end = day_bounds(day, day, tz)
-            count = conn.execute(sa.text(
-                "SELECT COUNT(*) FROM wallet_ledger WHERE occurred_at >= :start AND occurred_at < :end"
-            ), {"start": start, "end": end}).scalar_one()
-            counts.append((day, count))
+            rows = conn.execute(sa.text(
+                "SELECT reason, COUNT(*) FROM wallet_ledger "
+                "WHERE occurred_at >= :start AND occurred_at < :end GROUP BY reason"
+            ), {"start": start, "end": end}).all()
+            counts.append((day, dict(rows)))
     return counts
 
 
-def range_with_at_most(counts: list[tuple[date, int]], limit: int) -> tuple[date, date, int]:
-    """The longest range ending at the newest day whose rows stay within `limit` (the export cap)."""
-    total = 0
-    first = counts[0][0]
-    for day, count in counts:
-        if total + count > limit:
+def export_scope(counts: list[tuple[date, dict[str, int]]], cap: int) -> ExportScope:
+    """The scope with the most rows within `cap` (the export limit refuses more).
+
+    Candidates are the longest range of days ending yesterday, over all rows and over each
+    reason alone: at 10m one day holds more than 10,000 rows, so only a filter gets near the cap.
+    All rows win when they come within 10% of the cap: the plainest export is the one to time.
+    """
+    reasons = sorted({reason for _, by_reason in counts for reason in by_reason})
+    best = ExportScope(counts[0][0], counts[0][0], None, 0)
+    for reason in (None, *reasons):
+        total, first = 0, None
+        for day, by_reason in counts:
+            rows = sum(by_reason.values()) if reason is None else by_reason.get(reason, 0)
+            if total + rows > cap:
+                break
+            total, first = total + rows, day
+        if first is not None and total > best.rows:
+            best = ExportScope(first, counts[0][0], reason, total)
+        if reason is None and total >= cap * 0.9:
             break
-        total += count
-        first = day
-    return first, counts[0][0], total
+    return best
 
 
 def clear_realtime_rows(engine: Engine, since: datetime) -> int:

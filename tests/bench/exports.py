@@ -8,13 +8,15 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psutil
+from pymysql.converters import escape_string
 from sqlalchemy.engine import URL
 
 from tests.bench.client import ApiClient, NotServed
+from tests.bench.dataset import ExportScope, day_bounds
 from tests.bench.stats import Timing, repeat_timed
 
 EXPORTS = "/api/v1/admin/analytics/exports"
@@ -39,13 +41,11 @@ class ExportRun:
     peak_rss_mb: float
 
 
-def export_transactions(client: ApiClient, fmt: str, first: date, last: date,
+def export_transactions(client: ApiClient, fmt: str, scope: ExportScope,
                         worker_processes: Callable[[], list[psutil.Process]]) -> ExportRun:
-    """POST an export of the transactions in [first, last], poll until ready; the worker's peak RSS."""
+    """POST an export of the transactions in `scope`, poll until ready; the worker's peak RSS."""
     started = time.perf_counter()
-    status, body = client.post_json(EXPORTS, {
-        "type": fmt, "dataset": "transactions", "filters": {"from": first.isoformat(), "to": last.isoformat()},
-    })
+    status, body = client.post_json(EXPORTS, {"type": fmt, "dataset": "transactions", "filters": scope.filters()})
     if status in NOT_BUILT:
         raise NotServed(status)
     if status != 201:
@@ -85,11 +85,13 @@ def mysql_batch_available() -> bool:
     return shutil.which("mysql") is not None
 
 
-def time_mysql_batch(database_url: URL, start: datetime, end: datetime, out_path: Path) -> tuple[Timing, int]:
+def time_mysql_batch(database_url: URL, scope: ExportScope, tz: ZoneInfo, out_path: Path) -> tuple[Timing, int]:
     """The same export rows dumped by `mysql --batch` to a file; returns the timing and the row count."""
+    start, end = day_bounds(scope.first, scope.last, tz)
+    reason = f" AND l.reason = '{escape_string(scope.reason)}'" if scope.reason else ""
     sql = (f"SELECT {TRANSACTION_COLUMNS} FROM wallet_ledger l JOIN users u ON u.id = l.user_id "
-           f"WHERE l.occurred_at >= '{start:%Y-%m-%d %H:%M:%S}' AND l.occurred_at < '{end:%Y-%m-%d %H:%M:%S}' "
-           "ORDER BY l.occurred_at, l.id")
+           f"WHERE l.occurred_at >= '{start:%Y-%m-%d %H:%M:%S}' AND l.occurred_at < '{end:%Y-%m-%d %H:%M:%S}'"
+           f"{reason} ORDER BY l.occurred_at, l.id")
     command = ["mysql", "--batch", "-h", database_url.host or "127.0.0.1", "-P", str(database_url.port or 3306),
                "-u", database_url.username or "root", database_url.database, "-e", sql]
     env = dict(os.environ)

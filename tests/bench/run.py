@@ -133,8 +133,8 @@ class Benchmark:
         report.rows += measure_etl(engine, env, yesterday, log)
 
         baselines = self.route_baselines(engine, yesterday)
-        export_ranges = self.export_ranges(engine, yesterday)
-        export_baselines = self.export_baselines(export_ranges)
+        export_scopes = self.export_scopes(engine, yesterday)
+        export_baselines = self.export_baselines(export_scopes)
         with AppStack(env, self.log_dir) as stack:
             token = run_cli(["token"], env, timeout=60).stdout.strip()
             client = ApiClient(stack.port, token)
@@ -142,7 +142,7 @@ class Benchmark:
                 self.measure_routes(report, client, yesterday, baselines)
                 self.measure_realtime(report, client, engine, yesterday)
                 self.measure_load(report, client, stack, token, yesterday)
-                self.measure_exports(report, client, stack, export_ranges, export_baselines)
+                self.measure_exports(report, client, stack, export_scopes, export_baselines)
             finally:
                 client.close()
         return report
@@ -241,50 +241,50 @@ class Benchmark:
 
     # -- exports ----------------------------------------------------------------------------
 
-    def export_ranges(self, engine: Engine, yesterday) -> dict[int, tuple]:
-        counts = ds.daily_counts(engine, self.tz, yesterday, min(self.scale.days, 365))
-        return {size: ds.range_with_at_most(counts, size) for size in EXPORT_SIZES}
+    def export_scopes(self, engine: Engine, yesterday) -> dict[int, ds.ExportScope]:
+        counts = ds.reason_counts_by_day(engine, self.tz, yesterday, min(self.scale.days, 365))
+        return {size: ds.export_scope(counts, size) for size in EXPORT_SIZES}
 
-    def export_baselines(self, ranges: dict[int, tuple]) -> dict[int, Measure | None]:
+    def export_baselines(self, scopes: dict[int, ds.ExportScope]) -> dict[int, Measure | None]:
         if not mysql_batch_available():
-            return dict.fromkeys(ranges)
+            return dict.fromkeys(scopes)
         baselines = {}
-        for size, (first, last, rows) in ranges.items():
-            start, end = ds.day_bounds(first, last, self.tz)
-            OUT_DIR.mkdir(parents=True, exist_ok=True)
-            timing, dumped = time_mysql_batch(self.database_url, start, end, OUT_DIR / f"mysql-batch-{self.scale.name}.tsv")
+        OUT_DIR.mkdir(parents=True, exist_ok=True)
+        for size, scope in scopes.items():
+            timing, dumped = time_mysql_batch(self.database_url, scope, self.tz,
+                                              OUT_DIR / f"mysql-batch-{self.scale.name}.tsv")
             baselines[size] = Measure(round(timing.median_ms / 1000, 3), "s")
-            log(f"baseline: mysql --batch, {dumped:,} rows ({first} to {last}): {timing.median_ms:.0f} ms")
+            log(f"baseline: mysql --batch, {dumped:,} rows ({scope.describe()}): {timing.median_ms:.0f} ms")
         return baselines
 
-    def measure_exports(self, report: Report, client: ApiClient, stack: AppStack, ranges, baselines) -> None:
+    def measure_exports(self, report: Report, client: ApiClient, stack: AppStack, scopes, baselines) -> None:
         section = "exports of transactions (real Dramatiq worker)"
         peaks: dict[str, float] = {}
         missing = None
         for fmt in ("csv", "json"):
             for size in EXPORT_SIZES:
-                first, last, expected = ranges[size]
+                scope = scopes[size]
                 label = f"{size // 1000}k"
                 timed = Row(section, f"{label} rows {fmt.upper()}: POST → ready", None, baselines[size],
-                            _export_time_target(fmt, size), note=f"{expected:,} rows, {first} to {last}")
+                            _export_time_target(fmt, size))
                 memory = Row(section, f"{label} rows {fmt.upper()}: worker peak RSS", None,
                              target=Target(at_most=150, unit="MB"))
-                if missing:
-                    timed.note = memory.note = missing
-                else:
+                if not missing:
                     try:
                         stack.restart_worker()
-                        run = export_transactions(client, fmt, first, last, stack.worker_processes)
-                        timed.ours = Measure(run.seconds, "s")
-                        timed.note = f"actual_rows {run.actual_rows:,}, {first} to {last}; baseline: mysql --batch"
-                        memory.ours = Measure(run.peak_rss_mb, "MB")
+                        run = export_transactions(client, fmt, scope, stack.worker_processes)
+                    except NotServed as not_built:
+                        missing = str(not_built)
+                    except (ExportFailed, TimeoutError) as error:
+                        timed.note = memory.note = f"error: {error}"
+                    else:
+                        timed.ours, memory.ours = Measure(run.seconds, "s"), Measure(run.peak_rss_mb, "MB")
+                        timed.note = f"actual_rows {run.actual_rows:,}, {scope.describe()}; baseline: mysql --batch"
                         if fmt in peaks:
                             memory.note = f"{run.peak_rss_mb - peaks[fmt]:+.1f} MB over 10k rows"
                         peaks[fmt] = run.peak_rss_mb
-                    except NotServed as not_built:
-                        missing = timed.note = memory.note = str(not_built)
-                    except (ExportFailed, TimeoutError) as error:
-                        timed.note = memory.note = f"error: {error}"
+                if missing:
+                    timed.note = memory.note = f"{missing}; {scope.rows:,} rows, {scope.describe()}"
                 report.rows += [timed, memory]
                 log(f"  export {label} {fmt}: {timed.cells()[1]}, peak {memory.cells()[1]}")
 

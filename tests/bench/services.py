@@ -42,7 +42,9 @@ def run_cli(args: list[str], env: dict[str, str], *, timeout: float) -> subproce
         check=False,
     )
     if done.returncode != 0:
-        raise CommandFailed(f"wallet-analytics {' '.join(args)} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+        # The last line of a traceback or of the CLI's own message says what went wrong.
+        last_line = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise CommandFailed(f"wallet-analytics {' '.join(args)} exited {done.returncode}: {last_line}")
     return done
 
 
