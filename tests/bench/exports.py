@@ -64,7 +64,7 @@ def export_transactions(client: ApiClient, fmt: str, scope: ExportScope,
 
 
 def peak_rss_mb(processes: list[psutil.Process]) -> float:
-    """The largest high-water mark of resident memory (VmHWM) among the worker's processes.
+    """The largest high-water mark of resident memory (VmHWM) among the worker processes.
 
     VmHWM is the kernel's own peak, so no sampling can miss a short spike; the worker is
     restarted before each export so the peak belongs to that export.

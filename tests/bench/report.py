@@ -146,7 +146,8 @@ class Report:
 
     def machine_text(self) -> str:
         m = self.machine
-        return f"{m['cores']} cores, {m['memory_gib']} GiB, {m['database']}, Python {m['python']}"
+        return (f"{m['cores']} cores, {m['memory_gib']} GiB, {m['database']} "
+                f"(InnoDB buffer pool {m['innodb_buffer_pool_mib']} MiB), Python {m['python']}")
 
     def to_json(self) -> dict:
         return {

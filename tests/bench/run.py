@@ -31,6 +31,7 @@ from tests.bench.exports import (
     ExportFailed,
     export_transactions,
     mysql_batch_available,
+    peak_rss_mb,
     time_mysql_batch,
 )
 from tests.bench.load import run_load
@@ -237,7 +238,7 @@ class Benchmark:
             note = f"error: {result.non_2xx} non-2xx, {result.socket_errors} socket errors; {note}"
         throughput.ours, throughput.note = Measure(result.requests_per_second, "req/s"), note
         latency.ours, latency.note = Measure(round(result.p95_ms, 2), "ms"), note
-        log(f"  load {path}: {result.requests_per_second} req/s, p95 {result.p95_ms:.1f} ms ({result.tool})")
+        log(f"  {throughput.figure}: {result.requests_per_second} req/s, p95 {result.p95_ms:.1f} ms ({result.tool})")
 
     # -- exports ----------------------------------------------------------------------------
 
@@ -272,6 +273,7 @@ class Benchmark:
                 if not missing:
                     try:
                         stack.restart_worker()
+                        idle_peak = peak_rss_mb(stack.worker_processes())
                         run = export_transactions(client, fmt, scope, stack.worker_processes)
                     except NotServed as not_built:
                         missing = str(not_built)
@@ -280,8 +282,9 @@ class Benchmark:
                     else:
                         timed.ours, memory.ours = Measure(run.seconds, "s"), Measure(run.peak_rss_mb, "MB")
                         timed.note = f"actual_rows {run.actual_rows:,}, {scope.describe()}; baseline: mysql --batch"
+                        memory.note = f"idle worker {idle_peak} MB"
                         if fmt in peaks:
-                            memory.note = f"{run.peak_rss_mb - peaks[fmt]:+.1f} MB over 10k rows"
+                            memory.note += f"; {run.peak_rss_mb - peaks[fmt]:+.1f} MB over 10k rows"
                         peaks[fmt] = run.peak_rss_mb
                 if missing:
                     timed.note = memory.note = f"{missing}; {scope.rows:,} rows, {scope.describe()}"
@@ -298,13 +301,15 @@ def _export_time_target(fmt: str, size: int) -> Target | None:
 
 def machine_facts(engine: Engine) -> dict:
     with engine.connect() as conn:
-        version = conn.execute(sa.text("SELECT VERSION()")).scalar_one()
+        version, buffer_pool = conn.execute(sa.text("SELECT VERSION(), @@innodb_buffer_pool_size")).one()
     with open("/proc/meminfo") as meminfo:
         total_kib = int(meminfo.readline().split()[1])
     return {
         "cores": os.cpu_count(),
         "memory_gib": round(total_kib / 1024 ** 2, 1),
         "database": f"MariaDB {version}" if "MariaDB" in version else f"MySQL {version}",
+        # The server's own cache decides whether a year of ledger is read from memory or disk.
+        "innodb_buffer_pool_mib": int(buffer_pool) // 2 ** 20,
         "python": platform.python_version(),
         "date": datetime.now().isoformat(timespec="seconds"),
     }

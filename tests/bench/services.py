@@ -200,7 +200,10 @@ class AppStack:
         self.start_worker()
 
     def worker_processes(self) -> list[psutil.Process]:
-        return self.worker.processes() if self.worker else []
+        """The processes that run actors: Dramatiq's forked workers, not the parent that supervises
+        them (its own peak, from start-up, is higher than an idle worker's and would hide theirs)."""
+        processes = self.worker.processes() if self.worker else []
+        return processes[1:] or processes
 
     def stop(self) -> None:
         for process in (self.worker, self.web):
