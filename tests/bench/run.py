@@ -13,6 +13,7 @@ import argparse
 import os
 import platform
 import secrets
+import shutil
 import signal
 import sys
 import time
@@ -97,8 +98,12 @@ class Benchmark:
         self.args = args
         self.tz = ZoneInfo(REPORT_TIMEZONE)
         self.log_dir = OUT_DIR / "logs" / scale.name
+        self.export_dir = OUT_DIR / f"exports-{scale.name}"
 
     def run(self) -> Report:
+        # Logs and export files of earlier runs (the app expires exports only after 24 h).
+        for directory in (self.log_dir, self.export_dir):
+            shutil.rmtree(directory, ignore_errors=True)
         server = sa.create_engine(self.server_url, isolation_level="AUTOCOMMIT")
         try:
             with exclusive_run(server, self.scale), redis_lease(self.redis_server_url) as redis_url:
@@ -119,7 +124,7 @@ class Benchmark:
             "DATABASE_URL": self.database_url.render_as_string(hide_password=False),
             "REDIS_URL": redis_url,
             "JWT_SECRET": secrets.token_urlsafe(48),
-            "EXPORT_DIR": str(OUT_DIR / f"exports-{self.scale.name}"),
+            "EXPORT_DIR": str(self.export_dir),
             "REPORT_TIMEZONE": REPORT_TIMEZONE,
         }
 
@@ -289,7 +294,8 @@ class Benchmark:
                 if missing:
                     timed.note = memory.note = f"{missing}; {scope.rows:,} rows, {scope.describe()}"
                 report.rows += [timed, memory]
-                log(f"  export {label} {fmt}: {timed.cells()[1]}, peak {memory.cells()[1]}")
+                peak = f", peak RSS {memory.ours.text()}" if memory.ours else ""
+                log(f"  export {label} {fmt}: {timed.cells()[1]}{peak}")
 
 
 def _export_time_target(fmt: str, size: int) -> Target | None:
