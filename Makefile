@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 WA := $(BIN)/wallet-analytics
 PORT ?= 8000
+SCALE ?= 1m
 export WALLET_ANALYTICS_DEMO ?=
 
 .PHONY: demo test bench lint clean vendor screenshots
@@ -29,6 +30,10 @@ vendor:
 # docs/screenshots/: the dashboard on demo data (SQLite) in Debian's headless chromium.
 screenshots: $(BIN)/.installed
 	$(BIN)/python scripts/screenshots.py docs/screenshots
+
+# MariaDB and Redis as for `make test`; see "Benchmark" in the README. SCALE: tiny, 1m, 10m.
+bench: $(BIN)/.installed
+	$(BIN)/python -m tests.bench.run --scale $(SCALE) $(BENCH_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check core web workers migrations tests

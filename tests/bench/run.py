@@ -1,0 +1,325 @@
+"""Run the benchmark at one scale: `python -m tests.bench.run --scale 1m` (or `make bench SCALE=1m`).
+
+Builds or reuses the scale's dataset, times the ETL, the analytics routes through gunicorn, the
+real-time part of today, the overview under load and the exports through a real Dramatiq
+worker, each beside its plain-SQL baseline, then prints one table and writes it to
+var/bench/<scale>.json and .md. A feature this checkout does not have yet is reported "n/a";
+an error of a feature it has makes the exit status 1; a crash of the harness, more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import secrets
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+
+from tests.bench import dataset as ds
+from tests.bench.client import ApiClient, NotServed, time_get
+from tests.bench.etl import measure_etl
+from tests.bench.exports import (
+    ExportFailed,
+    export_transactions,
+    mysql_batch_available,
+    peak_rss_mb,
+    time_mysql_batch,
+)
+from tests.bench.load import run_load
+from tests.bench.report import Measure, Report, Row, Target
+from tests.bench.routes import OVERVIEW, RANGE_DAYS, ROUTES
+from tests.bench.scales import DEFAULT_SCALE, SCALES, Scale
+from tests.bench.services import PROJECT_ROOT, AppStack, redis_lease, run_cli
+from tests.bench.stats import Timing, repeat_timed
+
+OUT_DIR = PROJECT_ROOT / "var" / "bench"
+REPORT_TIMEZONE = "Asia/Kolkata"
+REALTIME_ROWS = 50_000
+EXPORT_SIZES = (10_000, 100_000)
+LOAD_RANGE_DAYS = 30
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), default=DEFAULT_SCALE)
+    parser.add_argument("--rebuild", action="store_true", help="build the dataset even if a fresh one exists")
+    parser.add_argument("--max-age-days", type=int, default=7, help="rebuild a dataset older than this")
+    parser.add_argument("--mysql-url", default=os.environ.get("BENCH_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306"))
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379"))
+    args = parser.parse_args(argv)
+    # A SIGTERM (CI's time-out, a kill) unwinds like Ctrl-C, so every subprocess is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    started = time.monotonic()
+    report = Benchmark(SCALES[args.scale], make_url(args.mysql_url), args.redis_url, args).run()
+    json_path, md_path = report.write(OUT_DIR)
+    print()
+    print(report.text_table())
+    print()
+    log(f"done in {time.monotonic() - started:.0f} s; wrote {json_path} and {md_path}")
+    errors = [row for row in report.rows if row.note.startswith("error")]
+    for row in errors:
+        log(f"ERROR {row.section} / {row.figure}: {row.note}")
+    return 1 if errors else 0
+
+
+@contextmanager
+def exclusive_run(server: Engine, scale: Scale) -> Iterator[None]:
+    """One benchmark per scale at a time: a MariaDB named lock, released if we die."""
+    with server.connect() as conn:
+        if conn.execute(sa.text("SELECT GET_LOCK(:name, 0)"), {"name": scale.database}).scalar_one() != 1:
+            raise SystemExit(f"another benchmark at scale {scale.name} is running (lock {scale.database})")
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": scale.database})
+
+
+class Benchmark:
+    def __init__(self, scale: Scale, server_url: URL, redis_server_url: str, args):
+        self.scale = scale
+        self.server_url = server_url
+        self.database_url = server_url.set(database=scale.database)
+        self.redis_server_url = redis_server_url
+        self.args = args
+        self.tz = ZoneInfo(REPORT_TIMEZONE)
+        self.log_dir = OUT_DIR / "logs" / scale.name
+        self.export_dir = OUT_DIR / f"exports-{scale.name}"
+
+    def run(self) -> Report:
+        # Logs and export files of earlier runs (the app expires exports only after 24 h).
+        for directory in (self.log_dir, self.export_dir):
+            shutil.rmtree(directory, ignore_errors=True)
+        server = sa.create_engine(self.server_url, isolation_level="AUTOCOMMIT")
+        try:
+            with exclusive_run(server, self.scale), redis_lease(self.redis_server_url) as redis_url:
+                env = self.service_env(redis_url)
+                dataset = ds.ensure_dataset(self.scale, server, self.database_url, env, max_age_days=self.args.max_age_days,
+                                            rebuild=self.args.rebuild, log=log)
+                engine = sa.create_engine(self.database_url)
+                try:
+                    return self.measure(engine, env, dataset)
+                finally:
+                    engine.dispose()
+        finally:
+            server.dispose()
+
+    def service_env(self, redis_url: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DATABASE_URL": self.database_url.render_as_string(hide_password=False),
+            "REDIS_URL": redis_url,
+            "JWT_SECRET": secrets.token_urlsafe(48),
+            "EXPORT_DIR": str(self.export_dir),
+            "REPORT_TIMEZONE": REPORT_TIMEZONE,
+        }
+
+    def measure(self, engine: Engine, env: dict[str, str], dataset: ds.Dataset) -> Report:
+        report = Report(self.scale.name, machine_facts(engine), dataset.summary())
+        report.add(Row("dataset", "build: migrate + demo-data", Measure(dataset.build_seconds, "s"),
+                       note=f"reused, built {dataset.built_at:%Y-%m-%d}" if dataset.reused else "built in this run"))
+        left = ds.clear_realtime_rows(engine, dataset.built_at - timedelta(days=2))
+        if left:
+            log(f"removed {left} real-time rows an interrupted run left behind")
+        yesterday = ds.local_today(self.tz) - timedelta(days=1)
+        report.rows += measure_etl(engine, env, yesterday, log)
+
+        baselines = self.route_baselines(engine, yesterday)
+        export_scopes = self.export_scopes(engine, yesterday)
+        export_baselines = self.export_baselines(export_scopes)
+        with AppStack(env, self.log_dir) as stack:
+            token = run_cli(["token"], env, timeout=60).stdout.strip()
+            client = ApiClient(stack.port, token)
+            try:
+                self.measure_routes(report, client, yesterday, baselines)
+                self.measure_realtime(report, client, engine, yesterday)
+                self.measure_load(report, client, stack, token, yesterday)
+                self.measure_exports(report, client, stack, export_scopes, export_baselines)
+            finally:
+                client.close()
+        return report
+
+    # -- analytics routes -------------------------------------------------------------------
+
+    def route_baselines(self, engine: Engine, yesterday) -> dict[tuple[str, int], Timing]:
+        log("baselines: plain GROUP BY over the base tables")
+        timings = {}
+        for days in RANGE_DAYS:
+            params = self.sql_params(yesterday - timedelta(days=days - 1), yesterday)
+            for route in ROUTES:
+                timings[route.name, days] = self.time_sql(engine, route.baseline_sql, params)
+        return timings
+
+    def sql_params(self, first, last) -> dict:
+        start, end = ds.day_bounds(first, last, self.tz)
+        offset = self.tz.utcoffset(end)
+        return {"start": start, "end": end, "offset_minutes": int(offset.total_seconds() // 60)}
+
+    @staticmethod
+    def time_sql(engine: Engine, sql: str, params: dict) -> Timing:
+        with engine.connect() as conn:
+            statement = sa.text(sql)
+            return repeat_timed(lambda: conn.execute(statement, params).fetchall(),
+                                at_least=3, at_most=10, budget_seconds=5)
+
+    def measure_routes(self, report: Report, client: ApiClient, yesterday, baselines) -> None:
+        log("analytics routes through HTTP")
+        for route in ROUTES:
+            for days in RANGE_DAYS:
+                first = yesterday - timedelta(days=days - 1)
+                params = {**route.params, "from": first.isoformat(), "to": yesterday.isoformat()}
+                target = Target(at_most=route.target_p95_ms, min_speedup=20, unit="ms") if days == 365 else None
+                row = Row("analytics routes (HTTP, ranges ending yesterday)", f"{route.name}, {days} days",
+                          None, Measure.of(baselines[route.name, days]), target)
+                try:
+                    row.ours = Measure.of(time_get(client, route.path, params, warmup=self.scale.warmup_requests,
+                                                   requests=self.scale.requests_per_route))
+                except NotServed as missing:
+                    row.note = str(missing)
+                report.add(row)
+            log(f"  {route.name}: {report.rows[-1].cells()[1]} (365 days)")
+
+    def measure_realtime(self, report: Report, client: ApiClient, engine: Engine, yesterday) -> None:
+        section = "real-time part of today"
+        today = yesterday + timedelta(days=1)
+        n = {"warmup": self.scale.warmup_requests, "requests": self.scale.requests_per_route}
+        with ds.realtime_rows(engine, self.tz, REALTIME_ROWS, self.scale.seed) as rows_today:
+            log(f"real-time: today holds {rows_today:,} ledger rows")
+            today_baseline = self.time_sql(engine, OVERVIEW.baseline_sql, self.sql_params(today, today))
+            today_row = Row(section, f"overview of today ({rows_today:,} rows today)", None, Measure.of(today_baseline))
+            past_row = Row(section, "overview of yesterday (a materialized day)", None,
+                           Measure.of(self.time_sql(engine, OVERVIEW.baseline_sql, self.sql_params(yesterday, yesterday))))
+            added_row = Row(section, "added by the real-time part (median today − yesterday)", None,
+                            target=Target(at_most=100, unit="ms"))
+            try:
+                today_timing = time_get(client, OVERVIEW.path, {"from": today.isoformat(), "to": today.isoformat()}, **n)
+                past_timing = time_get(client, OVERVIEW.path, {"from": yesterday.isoformat(), "to": yesterday.isoformat()}, **n)
+                today_row.ours, past_row.ours = Measure.of(today_timing), Measure.of(past_timing)
+                added_row.ours = Measure(round(today_timing.median_ms - past_timing.median_ms, 2), "ms")
+            except NotServed as missing:
+                today_row.note = past_row.note = added_row.note = str(missing)
+        report.rows += [today_row, past_row, added_row]
+        log(f"  added by the real-time part: {added_row.cells()[1]}")
+
+    # -- load -------------------------------------------------------------------------------
+
+    def measure_load(self, report: Report, client: ApiClient, stack: AppStack, token: str, yesterday) -> None:
+        section = "overview under load (loopback)"
+        first = yesterday - timedelta(days=LOAD_RANGE_DAYS - 1)
+        overview = f"{OVERVIEW.path}?from={first.isoformat()}&to={yesterday.isoformat()}"
+        throughput = Row(section, f"overview, {LOAD_RANGE_DAYS} days: throughput", None,
+                         target=Target(at_least=1000, unit="req/s"))
+        latency = Row(section, f"overview, {LOAD_RANGE_DAYS} days: p95 latency under load", None)
+        status, _ = client.request("GET", overview)
+        if status != 200:
+            throughput.note = latency.note = f"n/a ({status})"
+        else:
+            self.load_rows(stack, token, overview, throughput, latency)
+        ceiling_throughput = Row(section, "GET /healthz: throughput (the stack's ceiling)", None)
+        ceiling_latency = Row(section, "GET /healthz: p95 latency under load", None)
+        self.load_rows(stack, token, "/healthz", ceiling_throughput, ceiling_latency)
+        report.rows += [throughput, latency, ceiling_throughput, ceiling_latency]
+
+    def load_rows(self, stack: AppStack, token: str, path: str, throughput: Row, latency: Row) -> None:
+        result = run_load(stack.port, path, token, seconds=self.scale.load_seconds,
+                          max_requests=self.scale.load_max_requests)
+        note = (f"{result.tool}, {result.requests:,} requests in {result.seconds:.1f} s, "
+                f"p50 {result.p50_ms:.1f} ms")
+        if result.non_2xx or result.socket_errors:
+            note = f"error: {result.non_2xx} non-2xx, {result.socket_errors} socket errors; {note}"
+        throughput.ours, throughput.note = Measure(result.requests_per_second, "req/s"), note
+        latency.ours, latency.note = Measure(round(result.p95_ms, 2), "ms"), note
+        log(f"  {throughput.figure}: {result.requests_per_second} req/s, p95 {result.p95_ms:.1f} ms ({result.tool})")
+
+    # -- exports ----------------------------------------------------------------------------
+
+    def export_scopes(self, engine: Engine, yesterday) -> dict[int, ds.ExportScope]:
+        counts = ds.reason_counts_by_day(engine, self.tz, yesterday, min(self.scale.days, 365))
+        return {size: ds.export_scope(counts, size) for size in EXPORT_SIZES}
+
+    def export_baselines(self, scopes: dict[int, ds.ExportScope]) -> dict[int, Measure | None]:
+        if not mysql_batch_available():
+            return dict.fromkeys(scopes)
+        baselines = {}
+        OUT_DIR.mkdir(parents=True, exist_ok=True)
+        for size, scope in scopes.items():
+            timing, dumped = time_mysql_batch(self.database_url, scope, self.tz,
+                                              OUT_DIR / f"mysql-batch-{self.scale.name}.tsv")
+            baselines[size] = Measure(round(timing.median_ms / 1000, 3), "s")
+            log(f"baseline: mysql --batch, {dumped:,} rows ({scope.describe()}): {timing.median_ms:.0f} ms")
+        return baselines
+
+    def measure_exports(self, report: Report, client: ApiClient, stack: AppStack, scopes, baselines) -> None:
+        section = "exports of transactions (real Dramatiq worker)"
+        peaks: dict[str, float] = {}
+        missing = None
+        for fmt in ("csv", "json"):
+            for size in EXPORT_SIZES:
+                scope = scopes[size]
+                label = f"{size // 1000}k"
+                timed = Row(section, f"{label} rows {fmt.upper()}: POST → ready", None, baselines[size],
+                            _export_time_target(fmt, size))
+                memory = Row(section, f"{label} rows {fmt.upper()}: worker peak RSS", None,
+                             target=Target(at_most=150, unit="MB"))
+                if not missing:
+                    try:
+                        stack.restart_worker()
+                        idle_peak = peak_rss_mb(stack.worker_processes())
+                        run = export_transactions(client, fmt, scope, stack.worker_processes)
+                    except NotServed as not_built:
+                        missing = str(not_built)
+                    except (ExportFailed, TimeoutError) as error:
+                        timed.note = memory.note = f"error: {error}"
+                    else:
+                        timed.ours, memory.ours = Measure(run.seconds, "s"), Measure(run.peak_rss_mb, "MB")
+                        timed.note = f"actual_rows {run.actual_rows:,}, {scope.describe()}; baseline: mysql --batch"
+                        memory.note = f"idle worker {idle_peak} MB"
+                        if fmt in peaks:
+                            memory.note += f"; {run.peak_rss_mb - peaks[fmt]:+.1f} MB over 10k rows"
+                        peaks[fmt] = run.peak_rss_mb
+                if missing:
+                    timed.note = memory.note = f"{missing}; {scope.rows:,} rows, {scope.describe()}"
+                report.rows += [timed, memory]
+                peak = f", peak RSS {memory.ours.text()}" if memory.ours else ""
+                log(f"  export {label} {fmt}: {timed.cells()[1]}{peak}")
+
+
+def _export_time_target(fmt: str, size: int) -> Target | None:
+    if size != 100_000:
+        return None
+    # "within 3× of mysql --batch": our time at most 3× the baseline's, a speed-up of at least 1/3.
+    return Target(at_most=3, min_speedup=0.33, unit="s") if fmt == "csv" else Target(min_speedup=0.33)
+
+
+def machine_facts(engine: Engine) -> dict:
+    with engine.connect() as conn:
+        version, buffer_pool = conn.execute(sa.text("SELECT VERSION(), @@innodb_buffer_pool_size")).one()
+    with open("/proc/meminfo") as meminfo:
+        total_kib = int(meminfo.readline().split()[1])
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(total_kib / 1024 ** 2, 1),
+        "database": f"MariaDB {version}" if "MariaDB" in version else f"MySQL {version}",
+        # The server's own cache decides whether a year of ledger is read from memory or disk.
+        "innodb_buffer_pool_mib": int(buffer_pool) // 2 ** 20,
+        "python": platform.python_version(),
+        "date": datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
