@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 from ulid import ULID
 
+from core.dates import day_bounds, local_midnight_utc, local_today, utc_now
 from tests.bench.scales import Scale
 from tests.bench.services import CommandFailed, run_cli
 
@@ -50,23 +50,6 @@ class Dataset:
 
     def summary(self) -> dict:
         return asdict(self)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-
-
-def local_today(tz: ZoneInfo) -> date:
-    return datetime.now(tz).date()
-
-
-def local_midnight_utc(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, clock(0), tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
-
-
-def day_bounds(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """Half-open UTC bounds of local days first..last, as the app compares occurred_at."""
-    return local_midnight_utc(first, tz), local_midnight_utc(last + timedelta(days=1), tz)
 
 
 def ensure_dataset(scale: Scale, server: Engine, database_url: URL, env: dict[str, str], *,

@@ -16,7 +16,8 @@ from pymysql.converters import escape_string
 from sqlalchemy.engine import URL
 
 from tests.bench.client import ApiClient, NotServed
-from tests.bench.dataset import ExportScope, day_bounds
+from core.dates import day_bounds
+from tests.bench.dataset import ExportScope
 from tests.bench.stats import Timing, repeat_timed
 
 EXPORTS = "/api/v1/admin/analytics/exports"
