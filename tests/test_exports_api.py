@@ -56,6 +56,8 @@ def _error(response, status, code):
     ({"dataset": "transactions", "filters": {"from": "2025/11/01", "to": "2025-11-08"}}, "YYYY-MM-DD"),
     ({"dataset": "transactions", "filters": {"from": "2025-02-30", "to": "2025-03-08"}}, "not a real calendar day"),
     ({"dataset": "transactions", "filters": {}}, "from and to date parameters are required"),
+    ({"dataset": "transactions", "filters": {"from": "0001-01-01", "to": "0001-01-02"}}, "between 1970-01-01"),
+    ({"dataset": "users", "filters": {"from": "9999-12-31", "to": "9999-12-31"}}, "between 1970-01-01"),
     ({"dataset": "purchases", "filters": {"from": "2025-11-01"}}, "from and to date parameters are required"),
     ({"dataset": "users", "filters": {"from": "2025-11-01"}}, "from and to must be given together"),
     ({"dataset": "users", "columns": []}, "non-empty list"),

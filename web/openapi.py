@@ -3,9 +3,10 @@ describes the API's shape, nothing of its data, so tools can fetch it without a 
 
 from __future__ import annotations
 
-from core.analytics.params import EARLIEST_DAY, LATEST_DAY, MAX_TEXT_LENGTH, MIN_LIMIT
+from core.analytics.params import MAX_TEXT_LENGTH, MIN_LIMIT
 from core.analytics.tokens import GRANULARITIES
 from core.analytics.users import DEFAULT_LIMIT, MAX_LIMIT, METRICS
+from core.dates import EARLIEST_DAY, LATEST_DAY
 from core.tables import TOKEN_TYPES
 
 PATH = "/api/v1/openapi.json"
