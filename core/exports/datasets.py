@@ -34,6 +34,8 @@ from core.tables import (
 )
 
 MAX_CODE_LENGTH = 64
+MAX_USER_ID = 2**63 - 1  # signed BIGINT: what SQLite and MySQL both can compare with
+MAX_USER_ID_DIGITS = len(str(MAX_USER_ID))
 
 
 def _enum(*values: str) -> Callable[[str, object], str]:
@@ -46,10 +48,11 @@ def _enum(*values: str) -> Callable[[str, object], str]:
 
 
 def _user_id(name: str, raw: object) -> int:
-    # JSON clients send ids as numbers or as digit strings; both mean the same user.
-    if isinstance(raw, str) and raw.isdigit():
+    # JSON clients send ids as numbers or as digit strings; both mean the same user. ASCII digits
+    # only ("²".isdigit() is true, but int() refuses it), and ids a BIGINT can hold.
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= MAX_USER_ID_DIGITS:
         raw = int(raw)
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_USER_ID:
         raise ValidationError(f"filters.{name} must be a positive integer user id; got {raw!r}")
     return raw
 
