@@ -13,6 +13,10 @@ from zoneinfo import ZoneInfo
 from core.errors import BusinessRuleViolation, ValidationError
 
 MAX_RANGE_DAYS = 365
+# Day bounds of API parameters: a day's bounds, and the week or month after the last one, must
+# stay inside what Python and MySQL DATETIME can hold in any time zone.
+EARLIEST_DAY = date(1970, 1, 1)
+LATEST_DAY = date(9998, 12, 31)
 _DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -55,11 +59,19 @@ def parse_date(raw: object, name: str) -> date:
         raise ValidationError(f"{name} is not a real calendar day: {raw!r}") from None
 
 
+def parse_api_day(raw: object, name: str) -> date:
+    """A day given to the API: a real YYYY-MM-DD day from EARLIEST_DAY to LATEST_DAY."""
+    day = parse_date(raw, name)
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValidationError(f"{name} must be between {EARLIEST_DAY} and {LATEST_DAY}, got {raw!r}")
+    return day
+
+
 def parse_range(raw_from: object, raw_to: object) -> tuple[date, date]:
     """Both ends required and inclusive; at most 365 days apart (a full calendar year fits)."""
     if raw_from in (None, "") or raw_to in (None, ""):
         raise ValidationError("from and to date parameters are required")
-    first, last = parse_date(raw_from, "from"), parse_date(raw_to, "to")
+    first, last = parse_api_day(raw_from, "from"), parse_api_day(raw_to, "to")
     check_range(first, last)
     return first, last
 

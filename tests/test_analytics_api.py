@@ -154,7 +154,9 @@ def test_the_openapi_document_is_public_and_lists_every_route(db, client):
     assert set(response.json["paths"]) == {
         "/healthz", "/readyz", "/api/v1/openapi.json",
         *(f"{API}{path}" for path in ("/tokens/overview", "/tokens/trend", "/tokens/by-feature",
-                                      "/tokens/composition", "/users/top", "/purchases", "/promotions")),
+                                      "/tokens/composition", "/users/top", "/purchases", "/promotions",
+                                      "/status", "/exports", "/exports/{export_id}")),
+        "/exports/{file_name}",
     }
 
 

@@ -52,10 +52,14 @@ def _error(response, status, code):
     ({"dataset": "users", "filters": {"role": "root"}}, "role must be one of"),
     ({"dataset": "transactions", "filters": {**RANGE, "user_id": "abc"}}, "user_id must be a positive integer"),
     ({"dataset": "transactions", "filters": {**RANGE, "user_id": 0}}, "user_id must be a positive integer"),
+    ({"dataset": "transactions", "filters": {**RANGE, "user_id": "\u00b2"}}, "user_id must be a positive integer"),
+    ({"dataset": "transactions", "filters": {**RANGE, "user_id": 2**63}}, "user_id must be a positive integer"),
     ({"dataset": "transactions", "filters": {**RANGE, "reason": ""}}, "reason must be a non-empty string"),
     ({"dataset": "transactions", "filters": {"from": "2025/11/01", "to": "2025-11-08"}}, "YYYY-MM-DD"),
     ({"dataset": "transactions", "filters": {"from": "2025-02-30", "to": "2025-03-08"}}, "not a real calendar day"),
     ({"dataset": "transactions", "filters": {}}, "from and to date parameters are required"),
+    ({"dataset": "transactions", "filters": {"from": "0001-01-01", "to": "0001-01-02"}}, "between 1970-01-01"),
+    ({"dataset": "users", "filters": {"from": "9999-12-31", "to": "9999-12-31"}}, "between 1970-01-01"),
     ({"dataset": "purchases", "filters": {"from": "2025-11-01"}}, "from and to date parameters are required"),
     ({"dataset": "users", "filters": {"from": "2025-11-01"}}, "from and to must be given together"),
     ({"dataset": "users", "columns": []}, "non-empty list"),
@@ -156,7 +160,8 @@ def test_the_list_is_newest_first_and_paginated(client, admin_headers, admins):
     assert set(seen) == set(created)
 
 
-@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "101"}, {"limit": "x"}, {"cursor": "../etc"}])
+@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "101"}, {"limit": "x"}, {"limit": "\u00b2"},
+                                    {"cursor": "../etc"}])
 def test_bad_list_parameters_are_400(client, admin_headers, admins, params):
     _error(client.simulate_get(EXPORTS, params=params, headers=admin_headers), 400, "validation_error")
 

@@ -77,6 +77,18 @@ def test_tampered_links_are_404(client, ready_export):
     _expect_404(client, f"/exports/{other_id}.csv?expires={expires}&signature={signature}")
 
 
+@pytest.mark.parametrize("query", [
+    {"expires": "\u00b2", "signature": "0" * 64},  # a digit to str.isdigit(), not to int(): was a 500
+    {"expires": "1" * 5000, "signature": "0" * 64},  # over int()'s digit limit: was a 500
+    {"expires": "1", "signature": "\u00e9" * 64},  # compare_digest() refuses non-ASCII text: was a 500
+    {"expires": "1", "signature": "0" * 63},
+])
+def test_malformed_link_parameters_are_404(client, query):
+    response = client.simulate_get("/exports/01ARZ3NDEKTSV4RRFFQ69G5FAV.csv", params=query)
+    assert response.status_code == 404
+    assert response.json == {"error": {"code": "not_found", "message": links.NOT_FOUND}}
+
+
 def test_a_correctly_signed_link_to_an_unknown_export_is_404(client, settings):
     url = links.download_url(settings, "01ARZ3NDEKTSV4RRFFQ69G5FAV", "csv", utc_now() + timedelta(hours=1))
     _expect_404(client, url)

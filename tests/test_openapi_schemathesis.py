@@ -1,10 +1,12 @@
 """schemathesis against the live WSGI app: no 500s, and every response as the OpenAPI document says."""
 
 from datetime import date
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
 import schemathesis
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -12,11 +14,16 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
 
+from core.exports import records
+from core.exports.generation import generate_export
+from core.exports.validation import parse_request
 from core.materialize import materialize_day
+from core.tables import analytics_exports
 from tests.factories import (
     add_campaign,
     add_ledger,
@@ -27,9 +34,14 @@ from tests.factories import (
 from web import openapi
 from web.app import create_app
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
+          response_schema_conformance]
 # Random dates are mostly years apart (422); this range gets answers with data in them.
 RANGE_WITH_DATA = {"from": "2025-10-30", "to": "2025-11-04"}
+OPERATIONS = sorted((path, method.upper()) for path, item in openapi.PATHS.items() for method in item)
+EXPORTS = f"{openapi.API}/exports"
+DOWNLOAD = f"{openapi.DOWNLOAD_PATH}/{{file_name}}"
+ADMIN_USER_ID = 1  # the `sub` of admin_headers
 
 
 def _seed(engine):
@@ -43,23 +55,85 @@ def _seed(engine):
     materialize_day(engine, date(2025, 11, 1), ZoneInfo("Asia/Kolkata"))
 
 
-@pytest.mark.parametrize("path", sorted(openapi.PATHS))
-def test_every_route_keeps_to_the_document(db, settings, admin_headers, path):
+def _export(engine, settings, body: dict) -> dict:
+    return records.create_export(engine, settings, ADMIN_USER_ID, parse_request(body))
+
+
+def _ready_export(engine, settings, export_type: str = "csv") -> dict:
+    """An export written the way the worker writes it, with its real signed link."""
+    export_id = _export(engine, settings, {"type": export_type, "dataset": "users"})["id"]
+    generate_export(engine, settings, export_id)
+    record = records.load_export(engine, export_id)
+    assert record["status"] == "ready", record
+    return record
+
+
+def _seed_exports(engine, settings) -> list[str]:
+    """The caller's exports in every status, so the list and status routes answer each shape."""
+    ready = _ready_export(engine, settings)["id"]
+    preparing = _export(engine, settings, {"dataset": "transactions", "filters": RANGE_WITH_DATA,
+                                           "columns": ["id", "amount"]})["id"]
+    failed = _export(engine, settings, {"type": "json", "dataset": "users"})["id"]
+    records.fail_export(engine, failed, "Export failed (OperationalError); quote the export id when reporting it")
+    expired = _ready_export(engine, settings, "json")["id"]
+    with engine.begin() as conn:
+        conn.execute(sa.update(analytics_exports).where(analytics_exports.c.id == expired)
+                     .values(status="expired", download_url=None))
+    return [ready, preparing, failed, expired]
+
+
+def _link(record: dict) -> tuple[dict, dict]:
+    """(path parameters, query) of an export's signed download link."""
+    parts = urlsplit(record["download_url"])
+    query = {name: values[0] for name, values in parse_qs(parts.query).items()}
+    return {"file_name": parts.path.rsplit("/", 1)[1]}, query
+
+
+def _no_queue(export_id: str) -> None:
+    """Created exports stay `preparing`: enough for the document, and nothing piles up in Redis."""
+
+
+def _cases(operation, path: str, export_ids: list[str]):
+    strategies = [operation.as_strategy(GenerationMode.POSITIVE)]
+    if operation.path_parameters or operation.query or operation.body:
+        strategies.append(operation.as_strategy(GenerationMode.NEGATIVE))
+    if path.startswith(openapi.API) and any(p.name == "from" for p in operation.query):
+        strategies.append(operation.as_strategy(GenerationMode.POSITIVE, query=RANGE_WITH_DATA))
+    if path == f"{EXPORTS}/{{export_id}}":
+        strategies.append(st.sampled_from(export_ids).flatmap(
+            lambda export_id: operation.as_strategy(path_parameters={"export_id": export_id})))
+    if path == EXPORTS and operation.method.upper() == "GET":
+        strategies.append(st.sampled_from(export_ids).flatmap(
+            lambda cursor: operation.as_strategy(query={"cursor": cursor, "limit": 2})))
+    if path == EXPORTS and operation.method.upper() == "POST":
+        strategies.append(operation.as_strategy(body={"type": "json", "dataset": "transactions",
+                                                      "filters": RANGE_WITH_DATA}))
+    return st.one_of(strategies)
+
+
+@pytest.mark.parametrize("path, method", OPERATIONS)
+def test_every_operation_keeps_to_the_document(db, settings, admin_headers, path, method):
     _seed(db)
-    schema = schemathesis.openapi.from_wsgi(openapi.PATH, create_app(settings))
-    operation = schema[path]["GET"]
-    cases = st.one_of(
-        operation.as_strategy(GenerationMode.POSITIVE),
-        operation.as_strategy(GenerationMode.POSITIVE, query=RANGE_WITH_DATA)
-        if path.startswith(openapi.API) else st.nothing(),
-        operation.as_strategy(GenerationMode.NEGATIVE) if path.startswith(openapi.API) else st.nothing(),
-    )
+    export_ids = _seed_exports(db, settings)
+    schema = schemathesis.openapi.from_wsgi(openapi.PATH, create_app(settings, enqueue_export=_no_queue))
+    operation = schema[path][method]
 
     @hypothesis_settings(max_examples=30, deadline=None, database=None,
                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                                 HealthCheck.filter_too_much])
-    @given(case=cases)
+    @given(case=_cases(operation, path, export_ids))
     def exercise(case):
         case.call_and_validate(headers=admin_headers, checks=CHECKS)
 
     exercise()
+
+
+@pytest.mark.parametrize("export_type, content_type", [("csv", "text/csv"), ("json", "application/json")])
+def test_a_real_signed_link_downloads_as_documented(db, settings, export_type, content_type):
+    add_user(db, ADMIN_USER_ID, role="admin")
+    path_parameters, query = _link(_ready_export(db, settings, export_type))
+    schema = schemathesis.openapi.from_wsgi(openapi.PATH, create_app(settings, enqueue_export=_no_queue))
+    case = schema[DOWNLOAD]["GET"].Case(path_parameters=path_parameters, query=query)
+    response = case.call_and_validate(checks=CHECKS)
+    assert response.status_code == 200
+    assert response.headers["content-type"][0].startswith(content_type)

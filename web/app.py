@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
 
@@ -45,7 +46,8 @@ def _json_handler() -> falcon.media.JSONHandler:
     )
 
 
-def create_app(settings: Settings) -> falcon.App:
+def create_app(settings: Settings, enqueue_export: Callable[[str], None] | None = None) -> falcon.App:
+    """The app; `enqueue_export` replaces the Redis enqueuer (tests that need no worker)."""
     logs.install_request_id()
     engine = get_engine(settings.database_url)
     app = falcon.App(middleware=[RequestIdMiddleware(), AdminAuthMiddleware(settings.jwt_secret)])
@@ -59,7 +61,8 @@ def create_app(settings: Settings) -> falcon.App:
     for path, (answer, options) in ANALYTICS_ROUTES.items():
         app.add_route(f"{openapi.API}{path}", Question(engine, settings.report_timezone, answer, options))
     app.add_route(f"{openapi.API}/status", etl.EtlStatusResource(engine, settings.report_timezone))
-    app.add_route(f"{openapi.API}/exports", exports.Exports(engine, settings, export_enqueuer(settings)))
+    enqueue_export = enqueue_export or export_enqueuer(settings)
+    app.add_route(f"{openapi.API}/exports", exports.Exports(engine, settings, enqueue_export))
     app.add_route(f"{openapi.API}/exports/{{export_id}}", exports.Export(engine, settings))
     app.add_route(f"{DOWNLOAD_PATH}/{{file_name}}", exports.Download(engine, settings))
     app.add_route(f"{openapi.API}/meta", dashboard.ReportMeta(settings.report_timezone))

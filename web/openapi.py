@@ -3,10 +3,23 @@ describes the API's shape, nothing of its data, so tools can fetch it without a 
 
 from __future__ import annotations
 
-from core.analytics.params import EARLIEST_DAY, LATEST_DAY, MAX_TEXT_LENGTH, MIN_LIMIT
+from core.analytics.params import MAX_TEXT_LENGTH, MIN_LIMIT
 from core.analytics.tokens import GRANULARITIES
 from core.analytics.users import DEFAULT_LIMIT, MAX_LIMIT, METRICS
-from core.tables import TOKEN_TYPES
+from core.dates import EARLIEST_DAY, LATEST_DAY
+from core.exports.datasets import (
+    DATASETS,
+    MAX_CODE_LENGTH,
+    MAX_USER_ID,
+    MAX_USER_ID_DIGITS,
+    Dataset,
+    Filter,
+    parse_user_id,
+)
+from core.exports.links import DOWNLOAD_PATH
+from core.exports.records import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, MAX_ROWS
+from core.tables import ETL_RUN_STATUSES, EXPORT_TYPES, TOKEN_TYPES
+from web.resources.exports import RETRY_AFTER_SECONDS
 
 PATH = "/api/v1/openapi.json"
 API = "/api/v1/admin/analytics"  # the prefix of every analytics route (web.app mounts them here)
@@ -28,6 +41,23 @@ def _query(name: str, schema: dict, description: str, required: bool = False) ->
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
 
 
+def _path(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
+
+
+def _header(schema: dict, description: str, required: bool = True) -> dict:
+    return {"required": required, "schema": schema, "description": description}
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _object(properties: dict) -> dict:
+    """A closed object whose every property is required (nullable ones say so)."""
+    return {"type": "object", "required": list(properties), "properties": properties, "additionalProperties": False}
+
+
 _DAY = {"type": "string", "format": "date"}
 _RANGE = [
     _query("from", _DAY, f"First day (YYYY-MM-DD, a calendar day of REPORT_TIMEZONE), inclusive; "
@@ -38,6 +68,8 @@ _TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LENGTH}
 _COUNT = {"type": "integer", "minimum": 0}
 _MONEY = {"type": "number", "minimum": 0, "description": "INR, 2 decimals"}
 _PERCENT = {"type": "number", "minimum": 0, "maximum": 100, "description": "2 decimals"}
+_TIMESTAMP = {"type": "string", "format": "date-time", "description": "ISO 8601 with the offset of REPORT_TIMEZONE"}
+_ULID = {"type": "string", "pattern": "^[0-7][0-9A-HJKMNP-TV-Z]{25}$", "description": "a ULID"}
 
 _KPIS = {
     "credited": _COUNT,
@@ -46,6 +78,81 @@ _KPIS = {
     "revenue_in_inr": _MONEY,
     "active_users": {**_COUNT, "description": "distinct users with ledger activity in the period"},
 }
+
+# Exports: a request per dataset, and a status body per export status.
+_USER_ID = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_USER_ID},
+                      {"type": "string", "pattern": f"^[0-9]{{1,{MAX_USER_ID_DIGITS}}}$"}],
+            "description": f"a user id from 1 to {MAX_USER_ID}, as a number or a string of digits"}
+_CODE = {"type": "string", "minLength": 1, "maxLength": MAX_CODE_LENGTH}
+
+
+def _filter_value(rule: Filter) -> dict:
+    choices = getattr(rule.parse, "choices", None)
+    if choices:
+        return {"enum": list(choices)}
+    return _USER_ID if rule.parse is parse_user_id else _CODE
+
+
+def _export_request(dataset: Dataset) -> dict:
+    bound = f"{dataset.timestamp.name}, days of REPORT_TIMEZONE, inclusive; {EARLIEST_DAY} to {LATEST_DAY}"
+    filters = {
+        "type": "object",
+        "properties": {
+            "from": {**_DAY, "description": f"First day of {bound}"},
+            "to": {**_DAY, "description": "Last day; at most 365 days after `from`"},
+            **{name: _filter_value(rule) for name, rule in dataset.filters.items()},
+        },
+        "additionalProperties": False,
+    }
+    if dataset.range_required:
+        filters["required"] = ["from", "to"]
+    else:
+        filters["dependentRequired"] = {"from": ["to"], "to": ["from"]}
+    return {
+        "title": dataset.name,
+        "type": "object",
+        "required": ["dataset", "filters"] if dataset.range_required else ["dataset"],
+        "properties": {
+            "type": {"enum": list(EXPORT_TYPES), "default": "csv"},
+            "dataset": {"const": dataset.name},
+            "filters": filters,
+            "columns": {"type": "array", "minItems": 1, "uniqueItems": True,
+                        "items": {"enum": list(dataset.columns)},
+                        "description": "Columns in the order wanted; all of them, in this order, when left out"},
+        },
+        "additionalProperties": False,
+    }
+
+
+_EXPORT_STATUS_FIELDS = {  # what each status adds to the fields every export has
+    "preparing": {"rows_written": {**_COUNT, "description": "updated every 1,000 rows"}},
+    "ready": {
+        "actual_rows": _COUNT,
+        "download_url": {"type": "string", "pattern": f"^{DOWNLOAD_PATH}/",
+                         "description": "the signed link, valid until `expires_at`; no token needed"},
+        "expires_at": _TIMESTAMP,
+        "file_size": {**_COUNT, "description": "bytes"},
+        "completed_at": _TIMESTAMP,
+    },
+    "failed": {"error_message": {"type": "string"}, "completed_at": _TIMESTAMP},
+    "expired": {"actual_rows": _COUNT, "download_url": {"type": "null"}, "expires_at": _TIMESTAMP,
+                "completed_at": _TIMESTAMP},
+}
+
+
+def _export_status(status: str, extra: dict) -> dict:
+    return {"title": status, **_object({
+        "export_id": _ULID,
+        "status": {"const": status},
+        "type": {"enum": list(EXPORT_TYPES)},
+        "dataset": {"enum": list(DATASETS)},
+        "filters": {"type": "object", "description": "as validated: dates as YYYY-MM-DD, user ids as numbers"},
+        "columns": _nullable({"type": "array", "minItems": 1, "items": {"type": "string"}}),
+        "estimated_rows": {**_COUNT, "maximum": MAX_ROWS},
+        "created_at": _TIMESTAMP,
+        **extra,
+    })}
+
 
 SCHEMAS = {
     "Error": {
@@ -141,12 +248,43 @@ SCHEMAS = {
                                                         "redis": {"type": "string"}}},
         },
     },
+    "EtlRun": _object({
+        "id": {"type": "integer", "minimum": 1},
+        "trigger": {"type": "string", "description": "who started it, e.g. scheduler or cli"},
+        "status": {"enum": list(ETL_RUN_STATUSES)},
+        "started_at": _TIMESTAMP,
+        "finished_at": _nullable(_TIMESTAMP),
+        "first_date": _nullable(_DAY),
+        "last_date": _nullable(_DAY),
+        "dates_processed": _COUNT,
+        "error_message": _nullable({"type": "string"}),
+    }),
+    "EtlStatus": _object({
+        "timezone": {"type": "string", "description": "REPORT_TIMEZONE, whose calendar days these are"},
+        "earliest_ledger_date": _nullable({**_DAY, "description": "the day of the first ledger row"}),
+        "materialized_through": _nullable({**_DAY, "description": "every day from the earliest ledger "
+                                           "day to this one is materialized"}),
+        "latest_materialized_date": _nullable(_DAY),
+        "missing_dates": {**_COUNT, "description": "days from the earliest ledger day to yesterday "
+                          "that are not materialized"},
+        "last_run": _nullable(_ref("EtlRun")),
+        "last_success_at": _nullable({**_TIMESTAMP, "description": "when the last successful run finished"}),
+    }),
+    "ExportRequest": {"oneOf": [_export_request(dataset) for dataset in DATASETS.values()]},
+    "Export": {"oneOf": [_export_status(status, extra) for status, extra in _EXPORT_STATUS_FIELDS.items()]},
+    "ExportList": _object({
+        "exports": {"type": "array", "maxItems": LIST_LIMIT_MAX, "items": _ref("Export")},
+        "next_cursor": _nullable({**_ULID, "description": "`cursor` of the next page; null on the last"}),
+    }),
 }
 
-_ANALYTICS_ERRORS = {
-    "400": _error("validation_error: a missing, malformed or unknown parameter, or one given twice"),
+_AUTH_ERRORS = {
     "401": _error("unauthorized: no valid bearer token"),
     "403": _error("forbidden: the token lacks the admin scope"),
+}
+_ANALYTICS_ERRORS = {
+    "400": _error("validation_error: a missing, malformed or unknown parameter, or one given twice"),
+    **_AUTH_ERRORS,
     "422": _error("business_rule_violation: `from` after `to`, or more than 365 days apart"),
 }
 
@@ -160,6 +298,87 @@ def _analytics(summary: str, schema: str, options: list[dict], extra_errors: dic
         "responses": {"200": _json(_ref(schema), "The answer"), **_ANALYTICS_ERRORS, **(extra_errors or {})},
     }}
 
+
+def _admin(summary: str, responses: dict, tags: tuple[str, ...] = ("exports",), **operation) -> dict:
+    return {"summary": summary, "tags": list(tags), "security": [{"bearerAuth": []}], **operation,
+            "responses": {**responses, **_AUTH_ERRORS}}
+
+
+
+
+def _retry_after(required: bool) -> dict:
+    return {"Retry-After": _header({"type": "integer", "const": RETRY_AFTER_SECONDS},
+                                   "Seconds to wait before polling again; sent while `preparing`", required)}
+
+
+_EXPORT_ID = _path("export_id", _ULID, "The id from the create answer")
+_DOWNLOAD_NAME = {"type": "string", "pattern": "^[0-7][0-9A-HJKMNP-TV-Z]{25}\\.(csv|json)$",
+                  "description": "<export id>.<type>"}
+_DOWNLOAD_FILE = {
+    "description": "The file, streamed, as an attachment named <dataset>_<created, local YYYYmmddHHMMSS>.<type>",
+    "headers": {
+        "Content-Disposition": _header(
+            {"type": "string", "pattern": "^attachment; filename=\"[a-z]+_[0-9]{14}\\.(csv|json)\"$"},
+            "attachment; filename=\"<dataset>_<YYYYmmddHHMMSS>.<type>\""),
+        "Content-Length": _header({"type": "integer", "minimum": 0}, "The file's size in bytes"),
+    },
+    "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+    },
+}
+
+EXPORT_PATHS = {
+    f"{API}/exports": {
+        "post": _admin(
+            "Record an export and queue its generation",
+            {
+                "201": {**_json(_ref("Export"), "Recorded as `preparing`; poll `Location`"),
+                        "headers": {"Location": _header({"type": "string", "pattern": f"^{API}/exports/"},
+                                                        "The export's status route"),
+                                    **_retry_after(required=True)}},
+                "400": _error("validation_error: a body that is not a JSON object; an unknown key, type, dataset, "
+                              "filter, value or column; a bad date"),
+                "422": _error(f"business_rule_violation: `from` after `to`, more than 365 days apart, or more "
+                              f"than {MAX_ROWS:,} estimated rows"),
+                "503": _error("service_unavailable: the job queue is unreachable (the export is recorded as failed)"),
+            },
+            requestBody={"required": True, "content": {"application/json": {"schema": _ref("ExportRequest")}}},
+        ),
+        "get": _admin(
+            "The caller's exports, newest first",
+            {"200": _json(_ref("ExportList"), "A page"),
+             "400": _error("validation_error: a bad `limit` or `cursor`")},
+            parameters=[
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": LIST_LIMIT_MAX,
+                                 "default": LIST_LIMIT_DEFAULT}, "Page size"),
+                _query("cursor", _ULID, "`next_cursor` of the previous page"),
+            ],
+        ),
+    },
+    f"{API}/exports/{{export_id}}": {"get": _admin(
+        "One of the caller's exports",
+        {"200": {**_json(_ref("Export"), "Its status"), "headers": _retry_after(required=False)},
+         "400": _error("validation_error: `export_id` is not a ULID"),
+         "404": _error("not_found: no such export, or another admin's")},
+        parameters=[_EXPORT_ID],
+    )},
+    f"{DOWNLOAD_PATH}/{{file_name}}": {"get": {
+        "summary": "Download an export's file through its signed link (the link is the credential)",
+        "tags": ["exports"],
+        "security": [],
+        "parameters": [
+            _path("file_name", _DOWNLOAD_NAME, "The export's file"),
+            _query("expires", {"type": "integer", "minimum": 0, "maximum": 10**12 - 1}, "Unix seconds; the link's expiry",
+                   required=True),
+            _query("signature", {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                   "HMAC-SHA256 of the export id and `expires` under DOWNLOAD_SECRET", required=True),
+        ],
+        "responses": {"200": _DOWNLOAD_FILE,
+                      "404": _error("not_found: a tampered, expired or unknown link, or an export no longer ready "
+                                    "(one message for all)")},
+    }},
+}
 
 PATHS = {
     "/healthz": {"get": {"summary": "Liveness", "tags": ["operations"], "security": [],
@@ -190,6 +409,9 @@ PATHS = {
     f"{API}/promotions": _analytics("Referrals created in the range", "Promotions", [
         _query("campaign_id", _TEXT, "Only this campaign's referrals"),
     ], {"404": _error("not_found: no campaign with this id")}),
+    f"{API}/status": {"get": _admin("How far the materialized data reaches, and how the ETL runs went",
+                                    {"200": _json(_ref("EtlStatus"), "The ETL's status")}, tags=("etl",))},
+    **EXPORT_PATHS,
 }
 
 DOCUMENT = {
@@ -197,8 +419,9 @@ DOCUMENT = {
     "info": {
         "title": "wallet-analytics",
         "version": "1.0.0",
-        "description": "Token analytics of the wallet platform. Every error has the shape "
-                       "{\"error\": {\"code\", \"message\"}}; unknown query parameters are rejected.",
+        "description": "Token analytics and exports of the wallet platform. Every error has the shape "
+                       "{\"error\": {\"code\", \"message\"}}; the analytics routes reject unknown query "
+                       "parameters.",
     },
     "paths": PATHS,
     "components": {

@@ -9,18 +9,13 @@ checked before the 422 range rules, so a request with both kinds of mistakes hea
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
 
 from core.analytics.tokens import GRANULARITIES
 from core.analytics.users import DEFAULT_LIMIT, MAX_LIMIT, METRICS
-from core.dates import check_range, parse_date
+from core.dates import check_range, parse_api_day
 from core.errors import ValidationError
 from core.tables import TOKEN_TYPES
 
-# Day bounds, and the week or month after the last one, must stay inside what Python and MySQL
-# DATETIME can hold in any time zone.
-EARLIEST_DAY = date(1970, 1, 1)
-LATEST_DAY = date(9998, 12, 31)
 MAX_TEXT_LENGTH = 64  # reason and campaign id columns
 MIN_LIMIT = 1
 
@@ -84,14 +79,7 @@ def parse_question(params: Mapping[str, str | list[str]], options: Mapping[str, 
         raise ValidationError(f"Query parameter(s) given more than once: {', '.join(repeated)}; give each once")
     if params.get("from") in (None, "") or params.get("to") in (None, ""):
         raise ValidationError("from and to date parameters are required")
-    first, last = _day(params["from"], "from"), _day(params["to"], "to")
+    first, last = parse_api_day(params["from"], "from"), parse_api_day(params["to"], "to")
     values = {name: parse(params.get(name), name) for name, parse in options.items()}
     check_range(first, last)
     return {"first": first, "last": last, **values}
-
-
-def _day(raw: str, name: str) -> date:
-    day = parse_date(raw, name)
-    if not EARLIEST_DAY <= day <= LATEST_DAY:
-        raise ValidationError(f"{name} must be between {EARLIEST_DAY} and {LATEST_DAY}, got {raw!r}")
-    return day

@@ -34,6 +34,8 @@ from core.tables import (
 )
 
 MAX_CODE_LENGTH = 64
+MAX_USER_ID = 2**63 - 1  # signed BIGINT: what SQLite and MySQL both can compare with
+MAX_USER_ID_DIGITS = len(str(MAX_USER_ID))
 
 
 def _enum(*values: str) -> Callable[[str, object], str]:
@@ -42,19 +44,21 @@ def _enum(*values: str) -> Callable[[str, object], str]:
             raise ValidationError(f"filters.{name} must be one of {', '.join(values)}; got {raw!r}")
         return raw
 
+    parse.choices = values  # what the OpenAPI document lists
     return parse
 
 
-def _user_id(name: str, raw: object) -> int:
-    # JSON clients send ids as numbers or as digit strings; both mean the same user.
-    if isinstance(raw, str) and raw.isdigit():
+def parse_user_id(name: str, raw: object) -> int:
+    # JSON clients send ids as numbers or as digit strings; both mean the same user. ASCII digits
+    # only ("²".isdigit() is true, but int() refuses it), and ids a BIGINT can hold.
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= MAX_USER_ID_DIGITS:
         raw = int(raw)
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_USER_ID:
         raise ValidationError(f"filters.{name} must be a positive integer user id; got {raw!r}")
     return raw
 
 
-def _code(name: str, raw: object) -> str:
+def parse_code(name: str, raw: object) -> str:
     if not isinstance(raw, str) or not raw or len(raw) > MAX_CODE_LENGTH:
         raise ValidationError(f"filters.{name} must be a non-empty string of at most {MAX_CODE_LENGTH} characters")
     return raw
@@ -120,10 +124,10 @@ TRANSACTIONS = Dataset(
     source=wallet_ledger.join(_ledger_user, _ledger_user.c.id == wallet_ledger.c.user_id),
     timestamp=wallet_ledger.c.occurred_at,
     filters={
-        "user_id": Filter(wallet_ledger.c.user_id, _user_id),
+        "user_id": Filter(wallet_ledger.c.user_id, parse_user_id),
         "token_type": Filter(wallet_ledger.c.token_type, _enum(*TOKEN_TYPES)),
         "direction": Filter(wallet_ledger.c.direction, _enum(*DIRECTIONS)),
-        "reason": Filter(wallet_ledger.c.reason, _code),
+        "reason": Filter(wallet_ledger.c.reason, parse_code),
     },
     range_required=True,
     json_columns=frozenset({"metadata"}),
@@ -148,7 +152,7 @@ PURCHASES = Dataset(
     source=purchases.join(_buyer, _buyer.c.id == purchases.c.user_id),
     timestamp=purchases.c.created_at,
     filters={
-        "user_id": Filter(purchases.c.user_id, _user_id),
+        "user_id": Filter(purchases.c.user_id, parse_user_id),
         "status": Filter(purchases.c.status, _enum(*PURCHASE_STATUSES)),
         "provider": Filter(purchases.c.provider, _enum(*PURCHASE_PROVIDERS)),
     },
@@ -177,9 +181,9 @@ REFERRALS = Dataset(
     .join(_referred, _referred.c.id == referrals.c.referred_user_id),
     timestamp=referrals.c.created_at,
     filters={
-        "campaign_id": Filter(referrals.c.campaign_id, _code),
+        "campaign_id": Filter(referrals.c.campaign_id, parse_code),
         "status": Filter(referrals.c.status, _enum(*REFERRAL_STATUSES)),
-        "referrer_user_id": Filter(referrals.c.referrer_user_id, _user_id),
+        "referrer_user_id": Filter(referrals.c.referrer_user_id, parse_user_id),
     },
     range_required=True,
 )
@@ -203,8 +207,8 @@ AUTHORIZATIONS = Dataset(
     source=token_authorizations.join(_holder, _holder.c.id == token_authorizations.c.user_id),
     timestamp=token_authorizations.c.created_at,
     filters={
-        "user_id": Filter(token_authorizations.c.user_id, _user_id),
-        "feature": Filter(token_authorizations.c.feature, _code),
+        "user_id": Filter(token_authorizations.c.user_id, parse_user_id),
+        "feature": Filter(token_authorizations.c.feature, parse_code),
         "status": Filter(token_authorizations.c.status, _enum(*AUTHORIZATION_STATUSES)),
     },
     range_required=True,

@@ -25,6 +25,9 @@ from core.exports.records import load_export
 DOWNLOAD_PATH = "/exports"
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 _FILE_NAME = re.compile(r"([0-9A-HJKMNP-TV-Z]{26})\.(csv|json)")
+# ASCII only: int() refuses "²" and compare_digest() refuses non-ASCII text (both were 500s).
+_EXPIRES = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"[0-9a-f]{64}")
 NOT_FOUND = "Export file not found, or the link has expired"
 
 
@@ -60,7 +63,7 @@ def open_download(engine, settings: Settings, requested_name: str, expires: str 
                   given_signature: str | None, now: datetime | None = None) -> Download:
     """The file behind a signed link, opened for reading; NotFound for anything else."""
     match = _FILE_NAME.fullmatch(requested_name)
-    if not match or not expires or not expires.isdigit() or not given_signature:
+    if not (match and _EXPIRES.fullmatch(expires or "") and _SIGNATURE.fullmatch(given_signature or "")):
         raise NotFound(NOT_FOUND)
     export_id, export_type = match.groups()
     if not hmac.compare_digest(signature(settings, export_id, int(expires)), given_signature):

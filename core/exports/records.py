@@ -88,7 +88,8 @@ def list_exports(engine: Engine, user_id: int, *, limit: object = None, cursor: 
 def _page_limit(raw: object) -> int:
     if raw in (None, ""):
         return LIST_LIMIT_DEFAULT
-    if not (isinstance(raw, str) and raw.isdigit() and 1 <= int(raw) <= LIST_LIMIT_MAX):
+    if not (isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 3
+            and 1 <= int(raw) <= LIST_LIMIT_MAX):
         raise ValidationError(f"limit must be a whole number from 1 to {LIST_LIMIT_MAX}; got {raw!r}")
     return int(raw)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.dates import check_range, parse_date, parse_range
+from core.dates import check_range, parse_api_day, parse_range
 from core.errors import ValidationError
 from core.exports.datasets import DATASETS, Dataset
 from core.tables import EXPORT_TYPES
@@ -65,7 +65,7 @@ def _parse_dates(raw_from: object, raw_to: object, *, required: bool):
         return parse_range(raw_from, raw_to)
     if raw_from is None or raw_to is None:
         raise ValidationError("from and to must be given together")
-    first, last = parse_date(raw_from, "from"), parse_date(raw_to, "to")
+    first, last = parse_api_day(raw_from, "from"), parse_api_day(raw_to, "to")
     check_range(first, last)
     return first, last
 
