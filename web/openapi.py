@@ -239,6 +239,14 @@ SCHEMAS = {
         "additionalProperties": False,
     },
     "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
+    "Meta": {"type": "object", "additionalProperties": False, "required": ["report_timezone", "today"],
+             "properties": {"report_timezone": {"type": "string"}, "today": {"type": "string", "format": "date"}}},
+    "Campaigns": {"type": "object", "additionalProperties": False, "required": ["items"], "properties": {
+        "items": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["id", "name", "starts_at", "ends_at"],
+            "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                           "starts_at": {"type": "string", "format": "date-time"},
+                           "ends_at": {"type": ["string", "null"], "format": "date-time"}}}}}},
     "Ready": {
         "type": "object",
         "required": ["status", "checks"],
@@ -389,6 +397,13 @@ PATHS = {
                                       "503": _json(_ref("Ready"), "A dependency is unreachable")}}},
     PATH: {"get": {"summary": "This document", "tags": ["operations"], "security": [],
                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")}}},
+    "/admin/": {"get": {"summary": "The admin dashboard page (it holds no data)", "tags": ["dashboard"],
+                        "security": [], "responses": {"200": {"description": "The page",
+                                                              "content": {"text/html": {"schema": {"type": "string"}}}}}}},
+    f"{API}/meta": {"get": _admin("The report time zone and its current day (the dashboard's presets)",
+                                  {"200": _json(_ref("Meta"), "The zone and its today")}, tags=("dashboard",))},
+    f"{API}/campaigns": {"get": _admin("Every promo campaign, newest start first (the dashboard's selector)",
+                                       {"200": _json(_ref("Campaigns"), "The campaigns")}, tags=("dashboard",))},
     f"{API}/tokens/overview": _analytics("Token KPIs over the range", "Overview", [
         _query("feature", _TEXT, "Only ledger rows with this reason (compared exactly); revenue is 0 "
                "unless it is `purchase`"),
