@@ -152,10 +152,10 @@ def test_the_openapi_document_is_public_and_lists_every_route(db, client):
     assert response.status_code == 200
     assert response.json["openapi"] == "3.1.0"
     assert set(response.json["paths"]) == {
-        "/healthz", "/readyz", "/api/v1/openapi.json",
+        "/healthz", "/readyz", "/api/v1/openapi.json", "/admin/",
         *(f"{API}{path}" for path in ("/tokens/overview", "/tokens/trend", "/tokens/by-feature",
                                       "/tokens/composition", "/users/top", "/purchases", "/promotions",
-                                      "/status", "/exports", "/exports/{export_id}")),
+                                      "/status", "/exports", "/exports/{export_id}", "/meta", "/campaigns")),
         "/exports/{file_name}",
     }
 
