@@ -7,6 +7,7 @@ the day exactly as it was and a re-run gives exactly the same rows.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -42,28 +43,32 @@ def materialize_day(engine: Engine, day: date, tz: ZoneInfo) -> DayAggregates:
 def store_day(conn: Connection, aggregates: DayAggregates) -> None:
     day = aggregates.day
     now = utc_now()
-    _replace_user_sums(conn, aggregates)
-    for table in (analytics_daily_breakdown, analytics_daily_referrals):
-        conn.execute(table.delete().where(table.c.date == day))
-    if aggregates.breakdown:
-        conn.execute(analytics_daily_breakdown.insert(), [
-            {"date": day, "reason": reason, "token_type": token_type, "credited": v.credited,
-             "debited": v.debited, "users": _serialize(v.users)}
-            for (reason, token_type), v in sorted(aggregates.breakdown.items())
-        ])
-    if aggregates.referrals:
-        conn.execute(analytics_daily_referrals.insert(), [
-            {"date": day, "campaign_id": campaign, "referrals": t.referrals, "successful": t.successful,
-             "bonus_awarded": t.bonus_awarded, "referrers": _serialize(t.referrers)}
-            for campaign, t in sorted(aggregates.referrals.items())
-        ])
+    breakdown_rows = [
+        {"date": day, "reason": reason, "token_type": token_type, "credited": v.credited,
+         "debited": v.debited, "users": _serialize(v.users)}
+        for (reason, token_type), v in sorted(aggregates.breakdown.items())
+    ]
+    referral_rows = [
+        {"date": day, "campaign_id": campaign, "referrals": t.referrals, "successful": t.successful,
+         "bonus_awarded": t.bonus_awarded, "referrers": _serialize(t.referrers)}
+        for campaign, t in sorted(aggregates.referrals.items())
+    ]
     purchases = aggregates.purchases
-    upsert(conn, analytics_daily_purchases, [{
+    purchases_row = {
         "date": day, "purchases": purchases.purchases, "tokens": purchases.tokens,
         "revenue_in_inr": purchases.revenue_in_inr, "buyers": _serialize(purchases.buyers),
-    }], key=["date"])
+    }
     users = aggregates.users
-    upsert(conn, analytics_daily_users, [{"date": day, "users": _serialize(users)}], key=["date"])
+    users_row = {"date": day, "users": _serialize(users)}
+    users_row["version"] = _version(users_row, purchases_row, *breakdown_rows, *referral_rows)
+
+    _replace_user_sums(conn, aggregates)
+    for table, rows in ((analytics_daily_breakdown, breakdown_rows), (analytics_daily_referrals, referral_rows)):
+        conn.execute(table.delete().where(table.c.date == day))
+        if rows:
+            conn.execute(table.insert(), rows)
+    upsert(conn, analytics_daily_purchases, [purchases_row], key=["date"])
+    upsert(conn, analytics_daily_users, [users_row], key=["date"])
     credited, debited = aggregates.credited, aggregates.debited
     volumes = aggregates.token_type_volumes()
     # analytics_token_daily last: its row is what marks the day as materialized.
@@ -74,6 +79,17 @@ def store_day(conn: Connection, aggregates: DayAggregates) -> None:
         "regular_vs_promo": composition(volumes["regular"], volumes["promo"]),
         "created_at": now, "updated_at": now,
     }], key=["date"])
+
+
+def _version(*rows: dict) -> str:
+    """A digest of everything stored for the day that carries a bitmap: the same day stored
+    again with the same data keeps its version (re-runs write exactly the same rows), and any
+    change gives it a new one (readers cache bitmaps under it, core.analytics.bitmap_cache)."""
+    digest = hashlib.blake2b(digest_size=13)
+    for row in rows:
+        for name, value in row.items():
+            digest.update(f"{name}={value if not isinstance(value, bytes) else value.hex()};".encode())
+    return digest.hexdigest()
 
 
 def _replace_user_sums(conn: Connection, aggregates: DayAggregates) -> None:

@@ -175,6 +175,8 @@ analytics_daily_users = sa.Table(
     metadata,
     sa.Column("date", sa.Date, primary_key=True),
     sa.Column("users", BITMAP, nullable=False),
+    # A digest of the day's stored bitmaps and figures: readers cache the day's bitmaps under it.
+    sa.Column("version", sa.CHAR(26), nullable=False, server_default=""),
 )
 
 analytics_daily_breakdown = sa.Table(
