@@ -15,7 +15,7 @@ from pyroaring import BitMap
 from sqlalchemy.engine import Connection
 
 from core.aggregates import PurchaseTotals, ReferralTotals, money
-from core.analytics.bitmap_cache import bitmaps
+from core.analytics.cache import bitmaps
 from core.dialect import equals_exactly
 from core.tables import (
     analytics_daily_breakdown,
@@ -54,7 +54,7 @@ def token_days(conn: Connection, first: date, last: date) -> dict[date, StoredDa
 
 
 def _with_version(table: sa.Table, first: date, last: date) -> sa.Select:
-    """_in_range, with the day's version (see core.analytics.bitmap_cache) as the first column."""
+    """_in_range, with the day's version (see core.analytics.cache) as the first column."""
     return _in_range(table, first, last).join(
         analytics_daily_users, analytics_daily_users.c.date == table.c.date
     ).add_columns(analytics_daily_users.c.version)
