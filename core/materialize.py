@@ -60,7 +60,9 @@ def store_day(conn: Connection, aggregates: DayAggregates) -> None:
     }
     users = aggregates.users
     users_row = {"date": day, "users": _serialize(users)}
-    users_row["version"] = _version(users_row, purchases_row, *breakdown_rows, *referral_rows)
+    users_row["version"] = _version(
+        [users_row, purchases_row, *breakdown_rows, *referral_rows], sorted(aggregates.user_sums.items())
+    )
 
     _replace_user_sums(conn, aggregates)
     for table, rows in ((analytics_daily_breakdown, breakdown_rows), (analytics_daily_referrals, referral_rows)):
@@ -81,14 +83,16 @@ def store_day(conn: Connection, aggregates: DayAggregates) -> None:
     }], key=["date"])
 
 
-def _version(*rows: dict) -> str:
-    """A digest of everything stored for the day that carries a bitmap: the same day stored
-    again with the same data keeps its version (re-runs write exactly the same rows), and any
-    change gives it a new one (readers cache bitmaps under it, core.analytics.bitmap_cache)."""
+def _version(rows: list[dict], user_sums: list[tuple[int, list[int]]]) -> str:
+    """A digest of everything stored for the day that readers cache (bitmaps, figures, per-user
+    sums): the same day stored again with the same data keeps its version (re-runs write exactly
+    the same rows), and any change gives it a new one (core.analytics.cache)."""
     digest = hashlib.blake2b(digest_size=13)
     for row in rows:
         for name, value in row.items():
-            digest.update(f"{name}={value if not isinstance(value, bytes) else value.hex()};".encode())
+            digest.update(f"{name}={value.hex() if isinstance(value, bytes) else value};".encode())
+    for user_id, (credited, debited) in user_sums:
+        digest.update(f"{user_id}:{credited}:{debited};".encode())
     return digest.hexdigest()
 
 

@@ -15,7 +15,7 @@ from pyroaring import BitMap
 from sqlalchemy.engine import Connection
 
 from core.aggregates import PurchaseTotals, ReferralTotals, money
-from core.analytics.bitmap_cache import bitmaps
+from core.analytics.cache import bitmaps
 from core.dialect import equals_exactly
 from core.tables import (
     analytics_daily_breakdown,
@@ -33,6 +33,7 @@ class StoredDay:
     credited: int
     debited: int
     revenue_in_inr: Decimal
+    version: str
 
 
 def _in_range(table: sa.Table, first: date, last: date) -> sa.Select:
@@ -45,16 +46,19 @@ def _in_range(table: sa.Table, first: date, last: date) -> sa.Select:
 
 
 def token_days(conn: Connection, first: date, last: date) -> dict[date, StoredDay]:
-    """The materialized days of the range with their totals (the keys are the materialized days)."""
+    """The materialized days of the range with their totals and versions (the keys are the
+    materialized days)."""
     rows = conn.execute(
-        sa.select(_day.date, _day.credited, _day.debited, _day.revenue_in_inr)
+        sa.select(_day.date, _day.credited, _day.debited, _day.revenue_in_inr, analytics_daily_users.c.version)
+        .join(analytics_daily_users, analytics_daily_users.c.date == _day.date)
         .where(_day.date >= first, _day.date <= last)
     )
-    return {day: StoredDay(int(credited), int(debited), money(revenue)) for day, credited, debited, revenue in rows}
+    return {day: StoredDay(int(credited), int(debited), money(revenue), version)
+            for day, credited, debited, revenue, version in rows}
 
 
 def _with_version(table: sa.Table, first: date, last: date) -> sa.Select:
-    """_in_range, with the day's version (see core.analytics.bitmap_cache) as the first column."""
+    """_in_range, with the day's version (see core.analytics.cache) as the first column."""
     return _in_range(table, first, last).join(
         analytics_daily_users, analytics_daily_users.c.date == table.c.date
     ).add_columns(analytics_daily_users.c.version)
@@ -90,10 +94,9 @@ def _union(found: dict[tuple, BitMap]) -> BitMap:
     return BitMap.union(*found.values()) if found else BitMap()
 
 
-def daily_users(conn: Connection, first: date, last: date) -> dict[date, BitMap]:
-    users = analytics_daily_users.c
-    versions = conn.execute(_in_range(analytics_daily_users, first, last).add_columns(users.date, users.version))
-    found = _bitmaps(conn, analytics_daily_users, "users", [((day,), version) for day, version in versions])
+def daily_users(conn: Connection, days: dict[date, StoredDay]) -> dict[date, BitMap]:
+    """The active users of each of these materialized days (from `token_days`)."""
+    found = _bitmaps(conn, analytics_daily_users, "users", [((day,), stored.version) for day, stored in days.items()])
     return {key[0]: bitmap for key, bitmap in found.items()}
 
 

@@ -1,0 +1,53 @@
+"""What the analytics keep in the process between requests: the days' deserialized bitmaps and
+per-user sums of materialized days and months.
+
+A long range reads hundreds of per-day user bitmaps (about 16 KB each at 100k users) and, for top
+users, hundreds of thousands of per-user sums; reading them from the database on every request
+was most of the request's time. A day's stored data change only when the ETL stores it again
+with other data, which gives the day another version (a digest of what it stored,
+analytics_daily_users.version); a month's version is the digest of its days' versions. A cached
+value is used only under the version it was read with, so the cache never answers with a day as
+it was before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
+
+
+class VersionedCache:
+    """A least-recently-used map of key -> (version, value), safe across request threads."""
+
+    def __init__(self, max_entries: int):
+        self._entries: OrderedDict[Hashable, tuple[str, object]] = OrderedDict()
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, version: str):
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != version:
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: Hashable, version: str, value: object) -> None:
+        with self._lock:
+            self._entries[key] = (version, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+
+
+def combined_version(versions: Iterable[str]) -> str:
+    """One version for a set of days' versions (given in date order)."""
+    return hashlib.blake2b("|".join(versions).encode(), digest_size=13).hexdigest()
+
+
+# At 100k users a year of every kind of bitmap is ~60k entries of a few KB: the hot ranges fit.
+bitmaps = VersionedCache(max_entries=40_000)
+# Per-user sums: a month is ~1 MB at 100k users; a year of months and the edge days of a range fit.
+user_sums = VersionedCache(max_entries=96)
