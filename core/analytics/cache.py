@@ -1,5 +1,5 @@
-"""What the analytics keep in the process between requests: the days' deserialized bitmaps and
-per-user sums of materialized days and months.
+"""What the analytics keep in the process between requests: the days' rows with deserialized
+bitmaps, and per-user sums of materialized days and months.
 
 A long range reads hundreds of per-day user bitmaps (about 16 KB each at 100k users) and, for top
 users, hundreds of thousands of per-user sums; reading them from the database on every request
@@ -47,7 +47,8 @@ def combined_version(versions: Iterable[str]) -> str:
     return hashlib.blake2b("|".join(versions).encode(), digest_size=13).hexdigest()
 
 
-# At 100k users a year of every kind of bitmap is ~60k entries of a few KB: the hot ranges fit.
-bitmaps = VersionedCache(max_entries=40_000)
+# A day's rows of one table that carries bitmaps (users, breakdown, purchases, referrals): four
+# tables of a 366-day range are under 1,500 entries; at 100k users a day's are up to ~300 KB.
+days = VersionedCache(max_entries=3_000)
 # Per-user sums: a month is ~1 MB at 100k users; a year of months and the edge days of a range fit.
 user_sums = VersionedCache(max_entries=96)

@@ -1,7 +1,9 @@
 """Reads of the materialized tables over the materialized days of a range.
 
-Detail tables are joined with analytics_token_daily so that only days the ETL finished count,
-whatever else a table may hold. Each reader is one query over at most 366 days.
+Only days with an analytics_token_daily row count (the ETL writes a day's rows in that row's
+transaction), whatever else a table may hold. The rows of the detail tables that carry bitmaps
+are kept in the process per day (core.analytics.cache); a reader asks the database for the days'
+figures or versions, and for the rows of the days the process does not hold yet.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ from pyroaring import BitMap
 from sqlalchemy.engine import Connection
 
 from core.aggregates import PurchaseTotals, ReferralTotals, money
-from core.analytics.cache import bitmaps
-from core.dialect import equals_exactly
+from core.analytics.cache import days
 from core.tables import (
     analytics_daily_breakdown,
     analytics_daily_purchases,
@@ -57,66 +58,61 @@ def token_days(conn: Connection, first: date, last: date) -> dict[date, StoredDa
             for day, credited, debited, revenue, version in rows}
 
 
-def _with_version(table: sa.Table, first: date, last: date) -> sa.Select:
-    """_in_range, with the day's version (see core.analytics.cache) as the first column."""
-    return _in_range(table, first, last).join(
-        analytics_daily_users, analytics_daily_users.c.date == table.c.date
-    ).add_columns(analytics_daily_users.c.version)
+def day_versions(conn: Connection, first: date, last: date) -> dict[date, str]:
+    """The materialized days of the range with their versions (see core.analytics.cache)."""
+    return dict(conn.execute(
+        sa.select(_day.date, analytics_daily_users.c.version)
+        .join(analytics_daily_users, analytics_daily_users.c.date == _day.date)
+        .where(_day.date >= first, _day.date <= last)
+    ).all())
 
 
-def _bitmaps(conn: Connection, table: sa.Table, blob: str, keyed_versions: list[tuple[tuple, str]],
-             *conditions: sa.ColumnElement[bool]) -> dict[tuple, BitMap]:
-    """The bitmaps in column `blob` of the rows with these primary keys (the date first), each
-    under its day's version: from the process's cache, and from the database only for the days
-    it does not hold (in the request's transaction, so under the same versions)."""
+def _rows_of_days(conn: Connection, table: sa.Table, versions: dict[date, str]) -> list[dict]:
+    """Every row of `table` for these materialized days, bitmaps deserialized: each day's rows
+    from the process's cache under the day's version, from the database (in one query, in the
+    request's transaction, so under the same versions) only for the days it does not hold."""
     database = conn.engine.url.render_as_string(hide_password=False)
-    found: dict[tuple, BitMap] = {}
-    missing_days: set[date] = set()
-    for key, version in keyed_versions:
-        cached = bitmaps.get((database, table.name, key), version)
+    rows: list[dict] = []
+    missing: dict[date, str] = {}
+    for day, version in versions.items():
+        cached = days.get((database, table.name, day), version)
         if cached is None:
-            missing_days.add(key[0])
+            missing[day] = version
         else:
-            found[key] = cached
-    if missing_days:
-        query = sa.select(*table.primary_key.columns, table.c[blob], analytics_daily_users.c.version)
-        if table is not analytics_daily_users:
-            query = query.join_from(table, analytics_daily_users, analytics_daily_users.c.date == table.c.date)
-        rows = conn.execute(query.where(table.c.date.in_(sorted(missing_days)), *conditions))
-        for *key, data, version in rows:
-            bitmap = BitMap.deserialize(data)
-            bitmaps.put((database, table.name, tuple(key)), version, bitmap)
-            found[tuple(key)] = bitmap
-    return found
+            rows += cached
+    if missing:
+        fetched: dict[date, list[dict]] = {day: [] for day in missing}
+        for row in conn.execute(sa.select(table).where(table.c.date.in_(sorted(missing)))).mappings():
+            fetched[row["date"]].append(
+                {name: BitMap.deserialize(value) if isinstance(value, bytes) else value for name, value in row.items()}
+            )
+        for day, version in missing.items():
+            days.put((database, table.name, day), version, fetched[day])
+            rows += fetched[day]
+    return rows
 
 
-def _union(found: dict[tuple, BitMap]) -> BitMap:
-    return BitMap.union(*found.values()) if found else BitMap()
+def _union(bitmaps: list[BitMap]) -> BitMap:
+    return BitMap.union(*bitmaps) if bitmaps else BitMap()
 
 
-def daily_users(conn: Connection, days: dict[date, StoredDay]) -> dict[date, BitMap]:
+def daily_users(conn: Connection, stored_days: dict[date, StoredDay]) -> dict[date, BitMap]:
     """The active users of each of these materialized days (from `token_days`)."""
-    found = _bitmaps(conn, analytics_daily_users, "users", [((day,), stored.version) for day, stored in days.items()])
-    return {key[0]: bitmap for key, bitmap in found.items()}
+    versions = {day: stored.version for day, stored in stored_days.items()}
+    return {row["date"]: row["users"] for row in _rows_of_days(conn, analytics_daily_users, versions)}
 
 
 def breakdown(conn: Connection, first: date, last: date, reason: str | None = None,
               token_type: str | None = None) -> tuple[int, int, BitMap]:
-    """Credited, debited and the users behind them for the matching (reason, token_type) rows."""
-    b = analytics_daily_breakdown.c
-    conditions = []
-    if reason is not None:
-        conditions.append(equals_exactly(conn, b.reason, reason))
-    if token_type is not None:
-        conditions.append(b.token_type == token_type)
-    rows = conn.execute(
-        _with_version(analytics_daily_breakdown, first, last)
-        .add_columns(b.date, b.reason, b.token_type, b.credited, b.debited).where(*conditions)
-    ).all()
-    credited = sum(int(row.credited) for row in rows)
-    debited = sum(int(row.debited) for row in rows)
-    keyed = [((row.date, row.reason, row.token_type), row.version) for row in rows]
-    return credited, debited, _union(_bitmaps(conn, analytics_daily_breakdown, "users", keyed, *conditions))
+    """Credited, debited and the users behind them for the matching (reason, token_type) rows;
+    the reason compared exactly, byte for byte."""
+    rows = [
+        row for row in _rows_of_days(conn, analytics_daily_breakdown, day_versions(conn, first, last))
+        if reason in (None, row["reason"]) and token_type in (None, row["token_type"])
+    ]
+    credited = sum(int(row["credited"]) for row in rows)
+    debited = sum(int(row["debited"]) for row in rows)
+    return credited, debited, _union([row["users"] for row in rows])
 
 
 def sums_by(conn: Connection, first: date, last: date, column: str) -> dict[str, list[int]]:
@@ -132,31 +128,26 @@ def sums_by(conn: Connection, first: date, last: date, column: str) -> dict[str,
 
 
 def purchases(conn: Connection, first: date, last: date) -> PurchaseTotals:
-    p = analytics_daily_purchases.c
-    rows = conn.execute(
-        _with_version(analytics_daily_purchases, first, last).add_columns(p.date, p.purchases, p.tokens, p.revenue_in_inr)
-    ).all()
+    rows = _rows_of_days(conn, analytics_daily_purchases, day_versions(conn, first, last))
     totals = PurchaseTotals()
     for row in rows:
-        totals.purchases += int(row.purchases)
-        totals.tokens += int(row.tokens)
-        totals.revenue_in_inr += money(row.revenue_in_inr)
-    totals.buyers = _union(_bitmaps(conn, analytics_daily_purchases, "buyers", [((row.date,), row.version) for row in rows]))
+        totals.purchases += int(row["purchases"])
+        totals.tokens += int(row["tokens"])
+        totals.revenue_in_inr += money(row["revenue_in_inr"])
+    totals.buyers = _union([row["buyers"] for row in rows])
     return totals
 
 
 def referrals(conn: Connection, first: date, last: date, campaign_id: str | None) -> ReferralTotals:
-    r = analytics_daily_referrals.c
-    conditions = [] if campaign_id is None else [equals_exactly(conn, r.campaign_id, campaign_id)]
-    rows = conn.execute(
-        _with_version(analytics_daily_referrals, first, last)
-        .add_columns(r.date, r.campaign_id, r.referrals, r.successful, r.bonus_awarded).where(*conditions)
-    ).all()
+    """Totals of one campaign (compared exactly, byte for byte) or of all."""
+    rows = [
+        row for row in _rows_of_days(conn, analytics_daily_referrals, day_versions(conn, first, last))
+        if campaign_id in (None, row["campaign_id"])
+    ]
     totals = ReferralTotals()
     for row in rows:
-        totals.referrals += int(row.referrals)
-        totals.successful += int(row.successful)
-        totals.bonus_awarded += int(row.bonus_awarded)
-    keyed = [((row.date, row.campaign_id), row.version) for row in rows]
-    totals.referrers = _union(_bitmaps(conn, analytics_daily_referrals, "referrers", keyed, *conditions))
+        totals.referrals += int(row["referrals"])
+        totals.successful += int(row["successful"])
+        totals.bonus_awarded += int(row["bonus_awarded"])
+    totals.referrers = _union([row["referrers"] for row in rows])
     return totals
