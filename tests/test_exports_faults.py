@@ -171,14 +171,14 @@ def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
     with admin.begin() as conn:
         conn.execute(sa.insert(users), [
             {"id": n, "username": f"bulk{n}", "email": f"bulk{n}@example.com", "created_at": utc_now()}
-            for n in range(2, 3002)
+            for n in range(2, 6002)
         ])
     forget_queued_messages(build_broker(settings, environ={}))
     export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
 
     with admin.connect() as blocker:
         # Holding the export's row lock stops the worker at its first progress update: after it
-        # has written 1,000 rows to its temporary file, before it can finish.
+        # has written 5,000 rows to its temporary file, before it can finish.
         transaction = blocker.begin()
         blocker.execute(sa.select(analytics_exports.c.id).where(analytics_exports.c.id == export_id)
                         .with_for_update())
@@ -207,10 +207,10 @@ def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
     finally:
         replacement.stop()
         broker.close()
-    assert done["status"] == "ready" and done["actual_rows"] == 3001
+    assert done["status"] == "ready" and done["actual_rows"] == 6001
     assert _leftovers(settings) == [f"{export_id}.csv"]
     lines = (settings.export_dir / f"{export_id}.csv").read_text().splitlines()
-    assert len(lines) == 3002 and lines[-1].startswith("3001,bulk3001,")
+    assert len(lines) == 6002 and lines[-1].startswith("6001,bulk6001,")
 
 
 def _progress_update_is_blocked(engine, export_id: str) -> bool:

@@ -133,7 +133,7 @@ def _write_file(engine: Engine, settings: Settings, record: dict) -> tuple[int, 
             if record["type"] == "csv":
                 count = write_csv(out, columns, dataset.json_columns, rows, settings.report_timezone, progress)
             else:
-                count = write_json(out, columns, rows, settings.report_timezone, progress)
+                count = write_json(out, columns, dataset.json_columns, rows, settings.report_timezone, progress)
             out.flush()
             os.fsync(out.fileno())
         size = os.path.getsize(temp_name)
