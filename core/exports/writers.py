@@ -9,7 +9,7 @@ native types and ISO 8601 timestamps with offset.
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Callable, Iterable, Sequence, TextIO
 from zoneinfo import ZoneInfo
@@ -18,7 +18,8 @@ import orjson
 
 from core.dates import iso_local
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_TRIGGERS = "=+-@\t\r"  # a text cell starting with one of these is neutralised
+QUARTER_HOUR = timedelta(minutes=15)
 # Each progress report is a committed UPDATE; every 5,000 rows is 20 for a full export.
 PROGRESS_EVERY = 5000
 
@@ -27,29 +28,64 @@ Progress = Callable[[int], None]
 
 def neutralise(text: str) -> str:
     """A text cell a spreadsheet will not run as a formula."""
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+    return "'" + text if text and text[0] in FORMULA_TRIGGERS else text
 
 
-def _csv_cell(value: object, is_json: bool, tz: ZoneInfo) -> object:
-    if value is None:
-        return ""
-    if is_json:  # the column's JSON text, written back compact
-        return neutralise(orjson.dumps(orjson.loads(value)).decode())
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, str):
-        return neutralise(value)
-    return value  # numbers stay numbers, a negative one included
+class _LocalTime:
+    """Naive UTC -> `YYYY-MM-DD HH:MM:SS` in the report zone. Rows come in time order and every
+    zone changes its offset on a quarter hour, so one offset serves a whole quarter hour."""
+
+    def __init__(self, tz: ZoneInfo):
+        self._tz = tz
+        self._start = self._end = datetime.min
+        self._offset = timedelta(0)
+
+    def __call__(self, value: datetime) -> str:
+        if not self._start <= value < self._end:
+            self._start = value.replace(minute=value.minute - value.minute % 15, second=0, microsecond=0)
+            self._end = self._start + QUARTER_HOUR
+            self._offset = self._start.replace(tzinfo=timezone.utc).astimezone(self._tz).utcoffset()
+        return (value + self._offset).replace(microsecond=0).isoformat(" ")
+
+
+def _compact_json(text: str) -> str:
+    return neutralise(orjson.dumps(orjson.loads(text)).decode())
 
 
 def write_csv(out: TextIO, columns: Sequence[str], json_columns: frozenset[str], rows: Iterable[Sequence],
               tz: ZoneInfo, progress: Progress) -> int:
+    """Only the cells that need it are converted, column by column: text (neutralised), times and
+    JSON; numbers and NULLs (an empty cell) go to the csv module as they are. A column's kind is
+    learnt from its first value that is not NULL (a column holds one type). At 100,000 rows a
+    call per cell was most of the writing time."""
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(columns)
-    is_json = [name in json_columns for name in columns]
+    local_time = _LocalTime(tz)
+    text: list[int] = []
+    times: list[int] = []
+    jsons = [index for index, name in enumerate(columns) if name in json_columns]
+    unknown = [index for index in range(len(columns)) if index not in jsons]
     count = 0
     for row in rows:
-        writer.writerow([_csv_cell(value, flag, tz) for value, flag in zip(row, is_json)])
+        cells = list(row)
+        if unknown:
+            for index in [i for i in unknown if cells[i] is not None]:
+                unknown.remove(index)
+                if isinstance(cells[index], str):
+                    text.append(index)
+                elif isinstance(cells[index], datetime):
+                    times.append(index)
+        for index in text:
+            value = cells[index]
+            if value and value[0] in FORMULA_TRIGGERS:
+                cells[index] = "'" + value
+        for index in times:
+            if cells[index] is not None:
+                cells[index] = local_time(cells[index])
+        for index in jsons:
+            if cells[index] is not None:
+                cells[index] = _compact_json(cells[index])
+        writer.writerow(cells)
         count += 1
         if count % PROGRESS_EVERY == 0:
             progress(count)
