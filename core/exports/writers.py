@@ -9,9 +9,10 @@ native types and ISO 8601 timestamps with offset.
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Callable, Iterable, Sequence, TextIO
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -36,7 +37,7 @@ def _csv_cell(value: object, is_json: bool, tz: ZoneInfo) -> object:
     if is_json:  # the column's JSON text, written back compact
         return neutralise(orjson.dumps(orjson.loads(value)).decode())
     if isinstance(value, datetime):
-        return value.replace(tzinfo=timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+        return value.replace(tzinfo=UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, str):
         return neutralise(value)
     return value  # numbers stay numbers, a negative one included
