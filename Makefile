@@ -36,7 +36,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m tests.bench.run --scale $(SCALE) $(BENCH_ARGS)
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check core web workers migrations tests
+	$(BIN)/ruff check core web workers migrations tests scripts
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import sqlalchemy as sa
@@ -58,6 +58,6 @@ def mint_admin_token(engine: Engine, secret: str, *, user_id: int | None = None,
         raise NotFound(f"No user {user_id if user_id is not None else username!r}")
     if row.role != "admin":
         raise Forbidden(f"User {row.id} has role {row.role!r}, not 'admin'")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     claims = {"sub": str(row.id), "scope": ADMIN_SCOPE, "iat": now, "exp": now + ttl}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)

@@ -7,7 +7,7 @@ column with the UTC instants that bound the local day, so range filters stay ind
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from core.errors import BusinessRuleViolation, ValidationError
@@ -22,7 +22,7 @@ _DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def utc_now() -> datetime:
     """Now as a naive UTC datetime, the way timestamps are stored."""
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def local_today(tz: ZoneInfo, now: datetime | None = None) -> date:
@@ -30,12 +30,12 @@ def local_today(tz: ZoneInfo, now: datetime | None = None) -> date:
 
 
 def to_local_date(utc_naive: datetime, tz: ZoneInfo) -> date:
-    return utc_naive.replace(tzinfo=timezone.utc).astimezone(tz).date()
+    return utc_naive.replace(tzinfo=UTC).astimezone(tz).date()
 
 
 def local_midnight_utc(day: date, tz: ZoneInfo) -> datetime:
     """The naive-UTC instant at which `day` starts in `tz`."""
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc).replace(tzinfo=None)
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
 
 
 def day_bounds(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -47,7 +47,7 @@ def iso_local(utc_naive: datetime | None, tz: ZoneInfo) -> str | None:
     """An API timestamp: ISO 8601 in the report zone, with its offset."""
     if utc_naive is None:
         return None
-    return utc_naive.replace(tzinfo=timezone.utc).astimezone(tz).isoformat()
+    return utc_naive.replace(tzinfo=UTC).astimezone(tz).isoformat()
 
 
 def parse_date(raw: object, name: str) -> date:

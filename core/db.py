@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from sqlalchemy.engine import URL, Engine
 from core import dialect
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_engine(url: URL) -> Engine:
     engine = sa.create_engine(url, **dialect.engine_options(url))
     if url.get_backend_name() == "sqlite":

@@ -18,11 +18,11 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from core import tables
 from core.dates import local_midnight_utc, local_today, utc_now
 from core.db import bulk_load_engine
 from core.dialect import bulk_insert, bulk_load_session
 from core.errors import BusinessRuleViolation
-from core import tables
 
 FEATURES = ("chapter_generation", "image_generation", "voice_narration", "translation")
 FEATURE_WEIGHTS = (55, 20, 15, 10)

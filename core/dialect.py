@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, sqlite
 from pymysql.constants import CLIENT
-from sqlalchemy.engine import Connection, Engine, URL
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.engine import URL, Connection, Engine
 
 UNSIGNED_BIGINT = sa.BigInteger().with_variant(mysql.BIGINT(unsigned=True), "mysql", "mariadb")
 UNSIGNED_INT = sa.Integer().with_variant(mysql.INTEGER(unsigned=True), "mysql", "mariadb")

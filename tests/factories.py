@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
-from decimal import Decimal
 
 import sqlalchemy as sa
 

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from core.dates import parse_date
 from core.errors import BusinessRuleViolation, ValidationError
 from core.etl import runs
-from core.exports.maintenance import expire_exports
 from core.etl.job import EtlFailed
 from core.etl.plan import requested_dates
+from core.exports.maintenance import expire_exports
 from core.tables import analytics_etl_runs, analytics_exports, analytics_token_daily
 from tests.etl_helpers import KOLKATA, NOW, etl, snapshot, token_daily
 from tests.factories import add_export, add_ledger, add_purchase, add_user

@@ -2,7 +2,7 @@
 with timestamps crowding both sides of Kolkata's midnight (18:30:00 UTC)."""
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
@@ -37,7 +37,7 @@ purchase_rows = st.lists(st.fixed_dictionaries({
 
 
 def _local_day(utc_naive: datetime) -> date:
-    return utc_naive.replace(tzinfo=timezone.utc).astimezone(KOLKATA).date()
+    return utc_naive.replace(tzinfo=UTC).astimezone(KOLKATA).date()
 
 
 def _expected(ledger: list[dict], bought: list[dict]) -> dict[date, dict]:

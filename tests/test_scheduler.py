@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import redis
 import sqlalchemy as sa
@@ -16,19 +16,19 @@ from workers.scheduler import (
 def test_the_nightly_trigger_fires_at_three_in_the_report_zone():
     trigger = nightly_trigger(KOLKATA)
     # 03:30 on 2025-11-08 in Kolkata: tonight's 03:00 has passed, the next is tomorrow's.
-    now = datetime(2025, 11, 7, 22, 0, tzinfo=timezone.utc)
+    now = datetime(2025, 11, 7, 22, 0, tzinfo=UTC)
     fire = trigger.get_next_fire_time(None, now)
     assert fire == datetime(2025, 11, 9, 3, 0, tzinfo=KOLKATA)
-    assert fire.astimezone(timezone.utc) == datetime(2025, 11, 8, 21, 30, tzinfo=timezone.utc)
+    assert fire.astimezone(UTC) == datetime(2025, 11, 8, 21, 30, tzinfo=UTC)
     # A minute before 03:00 local it fires that same night.
-    assert trigger.get_next_fire_time(None, datetime(2025, 11, 8, 21, 29, tzinfo=timezone.utc)) == fire
+    assert trigger.get_next_fire_time(None, datetime(2025, 11, 8, 21, 29, tzinfo=UTC)) == fire
 
 
 def test_the_scheduler_runs_the_enqueuer_on_the_nightly_trigger():
     sent = []
     scheduler = build_scheduler(KOLKATA, lambda: sent.append("etl"))
     job = scheduler.get_job(NIGHTLY_JOB_ID)
-    now = datetime(2025, 11, 8, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2025, 11, 8, 12, 0, tzinfo=UTC)
     assert job.trigger.get_next_fire_time(None, now) == datetime(2025, 11, 9, 3, 0, tzinfo=KOLKATA)
     job.func()
     assert sent == ["etl"]

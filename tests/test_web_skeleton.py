@@ -2,7 +2,6 @@ import logging
 
 import falcon
 import falcon.testing
-import pytest
 
 from web.app import create_app
 

@@ -12,7 +12,7 @@ million broker commands. Dramatiq's defaults (60 s, 1000) suit production; tests
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 import dramatiq
 import redis

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,7 @@ class EtlLog:
         self._started = monotonic()
 
     def line(self, message: str) -> None:
-        stamp = self._clock().replace(tzinfo=timezone.utc).astimezone(self._tz).strftime("%Y-%m-%d %H:%M:%S")
+        stamp = self._clock().replace(tzinfo=UTC).astimezone(self._tz).strftime("%Y-%m-%d %H:%M:%S")
         if self._progress:
             self._out.write(CLEAR_LINE)
         self._out.write(f"[{stamp}] {message}\n")

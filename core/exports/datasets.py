@@ -7,9 +7,9 @@ REPORT_TIMEZONE days, so the range scan uses that column's index.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable, Mapping
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa

@@ -12,9 +12,9 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine

@@ -13,7 +13,7 @@ import hmac
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import BinaryIO
 from urllib.parse import urlencode
 
@@ -42,7 +42,7 @@ def signature(settings: Settings, export_id: str, expires: int) -> str:
 
 
 def _unix(utc_naive: datetime) -> int:
-    return int(utc_naive.replace(tzinfo=timezone.utc).timestamp())
+    return int(utc_naive.replace(tzinfo=UTC).timestamp())
 
 
 def download_url(settings: Settings, export_id: str, export_type: str, expires_at: datetime) -> str:
@@ -81,7 +81,7 @@ def open_download(engine, settings: Settings, requested_name: str, expires: str 
         stream = open(path, "rb")  # noqa: SIM115 (the web layer streams it, and closes it when done)
     except FileNotFoundError:
         raise NotFound(NOT_FOUND) from None
-    local_created = record["created_at"].replace(tzinfo=timezone.utc).astimezone(settings.report_timezone)
+    local_created = record["created_at"].replace(tzinfo=UTC).astimezone(settings.report_timezone)
     return Download(
         stream=stream,
         size=os.fstat(stream.fileno()).st_size,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -60,7 +60,7 @@ def fail_stuck_exports(engine: Engine, settings: Settings, now: datetime | None 
             .values(status="failed", error_message=stuck_message(settings), completed_at=now)
         ).rowcount
     if settings.export_dir.is_dir():
-        cutoff_epoch = cutoff.replace(tzinfo=timezone.utc).timestamp()
+        cutoff_epoch = cutoff.replace(tzinfo=UTC).timestamp()
         for partial in settings.export_dir.glob(".*.tmp"):
             if partial.stat().st_mtime < cutoff_epoch:
                 partial.unlink(missing_ok=True)

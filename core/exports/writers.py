@@ -9,9 +9,10 @@ native types and ISO 8601 timestamps with offset.
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Callable, Iterable, Sequence, TextIO
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -44,7 +45,7 @@ class _LocalTime:
         if not self._start <= value < self._end:
             self._start = value.replace(minute=value.minute - value.minute % 15, second=0, microsecond=0)
             self._end = self._start + QUARTER_HOUR
-            self._offset = self._start.replace(tzinfo=timezone.utc).astimezone(self._tz).utcoffset()
+            self._offset = self._start.replace(tzinfo=UTC).astimezone(self._tz).utcoffset()
         return (value + self._offset).replace(microsecond=0).isoformat(" ")
 
 

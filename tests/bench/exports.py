@@ -15,8 +15,8 @@ import psutil
 from pymysql.converters import escape_string
 from sqlalchemy.engine import URL
 
-from tests.bench.client import ApiClient, NotServed
 from core.dates import day_bounds
+from tests.bench.client import ApiClient, NotServed
 from tests.bench.dataset import ExportScope
 from tests.bench.stats import Timing, repeat_timed
 
