@@ -18,6 +18,7 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 demo: $(BIN)/.installed
 	WALLET_ANALYTICS_DEMO=1 $(WA) migrate
 	WALLET_ANALYTICS_DEMO=1 $(WA) demo-data --if-empty --users 500 --days 120
+	WALLET_ANALYTICS_DEMO=1 $(WA) etl --wait
 	WALLET_ANALYTICS_DEMO=1 PORT=$(PORT) $(WA) serve
 
 test: $(BIN)/.installed
