@@ -190,25 +190,23 @@ analytics_daily_breakdown = sa.Table(
     sa.Column("users", BITMAP, nullable=False),
 )
 
-analytics_user_daily = sa.Table(
-    "analytics_user_daily",
-    metadata,
-    sa.Column("date", sa.Date, primary_key=True),
-    sa.Column("user_id", UNSIGNED_INT, primary_key=True),
-    sa.Column("credited", UNSIGNED_BIGINT, nullable=False),
-    sa.Column("debited", UNSIGNED_BIGINT, nullable=False),
-)
 
+def _user_sums(name: str, period: str) -> sa.Table:
+    """Credited and debited per user and period."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column(period, sa.Date, primary_key=True),
+        sa.Column("user_id", UNSIGNED_INT, primary_key=True),
+        sa.Column("credited", UNSIGNED_BIGINT, nullable=False),
+        sa.Column("debited", UNSIGNED_BIGINT, nullable=False),
+    )
+
+
+analytics_user_daily = _user_sums("analytics_user_daily", "date")
 # Always the sum of analytics_user_daily over the materialized days of the month (kept so by
 # applying each day's change in the day's own transaction); `month` is the 1st.
-analytics_user_monthly = sa.Table(
-    "analytics_user_monthly",
-    metadata,
-    sa.Column("month", sa.Date, primary_key=True),
-    sa.Column("user_id", UNSIGNED_INT, primary_key=True),
-    sa.Column("credited", UNSIGNED_BIGINT, nullable=False),
-    sa.Column("debited", UNSIGNED_BIGINT, nullable=False),
-)
+analytics_user_monthly = _user_sums("analytics_user_monthly", "month")
 
 analytics_daily_purchases = sa.Table(
     "analytics_daily_purchases",
