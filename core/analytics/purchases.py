@@ -10,12 +10,13 @@ from sqlalchemy.engine import Connection
 
 from core.aggregates import CENT, purchase_totals
 from core.analytics import stored
-from core.analytics.days import split_range
+from core.analytics.days import split_from_dates
 
 
 def purchase_analytics(conn: Connection, first: date, last: date, tz: ZoneInfo) -> dict:
-    live = purchase_totals(conn, split_range(conn, first, last).live_bounds(tz))
-    totals = stored.purchases(conn, first, last)
+    versions = stored.day_versions(conn, first, last)
+    live = purchase_totals(conn, split_from_dates(first, last, versions).live_bounds(tz))
+    totals = stored.purchases(conn, versions)
     count = totals.purchases + live.purchases
     tokens = totals.tokens + live.tokens
     revenue = totals.revenue_in_inr + live.revenue_in_inr

@@ -64,7 +64,12 @@ def day_versions(conn: Connection, first: date, last: date) -> dict[date, str]:
         sa.select(_day.date, analytics_daily_users.c.version)
         .join(analytics_daily_users, analytics_daily_users.c.date == _day.date)
         .where(_day.date >= first, _day.date <= last)
+        .order_by(_day.date)
     ).all())
+
+
+def versions_of(stored_days: dict[date, StoredDay]) -> dict[date, str]:
+    return {day: stored.version for day, stored in stored_days.items()}
 
 
 def _rows_of_days(conn: Connection, table: sa.Table, versions: dict[date, str]) -> list[dict]:
@@ -96,18 +101,17 @@ def _union(bitmaps: list[BitMap]) -> BitMap:
     return BitMap.union(*bitmaps) if bitmaps else BitMap()
 
 
-def daily_users(conn: Connection, stored_days: dict[date, StoredDay]) -> dict[date, BitMap]:
-    """The active users of each of these materialized days (from `token_days`)."""
-    versions = {day: stored.version for day, stored in stored_days.items()}
+def daily_users(conn: Connection, versions: dict[date, str]) -> dict[date, BitMap]:
+    """The active users of each of these materialized days (with their versions)."""
     return {row["date"]: row["users"] for row in _rows_of_days(conn, analytics_daily_users, versions)}
 
 
-def breakdown(conn: Connection, first: date, last: date, reason: str | None = None,
+def breakdown(conn: Connection, versions: dict[date, str], reason: str | None = None,
               token_type: str | None = None) -> tuple[int, int, BitMap]:
     """Credited, debited and the users behind them for the matching (reason, token_type) rows;
     the reason compared exactly, byte for byte."""
     rows = [
-        row for row in _rows_of_days(conn, analytics_daily_breakdown, day_versions(conn, first, last))
+        row for row in _rows_of_days(conn, analytics_daily_breakdown, versions)
         if reason in (None, row["reason"]) and token_type in (None, row["token_type"])
     ]
     credited = sum(int(row["credited"]) for row in rows)
@@ -127,8 +131,8 @@ def sums_by(conn: Connection, first: date, last: date, column: str) -> dict[str,
     return {name: [int(credited), int(debited)] for name, credited, debited in rows}
 
 
-def purchases(conn: Connection, first: date, last: date) -> PurchaseTotals:
-    rows = _rows_of_days(conn, analytics_daily_purchases, day_versions(conn, first, last))
+def purchases(conn: Connection, versions: dict[date, str]) -> PurchaseTotals:
+    rows = _rows_of_days(conn, analytics_daily_purchases, versions)
     totals = PurchaseTotals()
     for row in rows:
         totals.purchases += int(row["purchases"])
@@ -138,10 +142,10 @@ def purchases(conn: Connection, first: date, last: date) -> PurchaseTotals:
     return totals
 
 
-def referrals(conn: Connection, first: date, last: date, campaign_id: str | None) -> ReferralTotals:
+def referrals(conn: Connection, versions: dict[date, str], campaign_id: str | None) -> ReferralTotals:
     """Totals of one campaign (compared exactly, byte for byte) or of all."""
     rows = [
-        row for row in _rows_of_days(conn, analytics_daily_referrals, day_versions(conn, first, last))
+        row for row in _rows_of_days(conn, analytics_daily_referrals, versions)
         if campaign_id in (None, row["campaign_id"])
     ]
     totals = ReferralTotals()

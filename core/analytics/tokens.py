@@ -48,7 +48,7 @@ def token_overview(conn: Connection, first: date, last: date, tz: ZoneInfo,
         live = ledger_volume(conn, live_bounds)
         credited = sum((day.credited for day in stored_days.values()), live.credited)
         debited = sum((day.debited for day in stored_days.values()), live.debited)
-        users = BitMap.union(live.users, *stored.daily_users(conn, stored_days).values())
+        users = BitMap.union(live.users, *stored.daily_users(conn, stored.versions_of(stored_days)).values())
         return _kpis(credited, debited, revenue, users)
     ledger = wallet_ledger.c
     conditions = []
@@ -57,7 +57,7 @@ def token_overview(conn: Connection, first: date, last: date, tz: ZoneInfo,
     if token_type is not None:
         conditions.append(ledger.token_type == token_type)
     live = ledger_volume(conn, live_bounds, *conditions)
-    credited, debited, users = stored.breakdown(conn, first, last, feature, token_type)
+    credited, debited, users = stored.breakdown(conn, stored.versions_of(stored_days), feature, token_type)
     return _kpis(credited + live.credited, debited + live.debited, revenue, users | live.users)
 
 
@@ -88,7 +88,7 @@ def buckets(first: date, last: date, granularity: str) -> Iterator[tuple[date, d
 
 def token_trend(conn: Connection, first: date, last: date, tz: ZoneInfo, granularity: str) -> dict:
     stored_days = stored.token_days(conn, first, last)
-    stored_users = stored.daily_users(conn, stored_days)
+    stored_users = stored.daily_users(conn, stored.versions_of(stored_days))
     split = split_from_dates(first, last, stored_days)
     days_of_bucket: dict[date, list[date]] = defaultdict(list)
     for day in stored_days:

@@ -24,11 +24,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from core.aggregates import ledger_sums
+from core.analytics import stored
 from core.analytics.cache import combined_version, user_sums
 from core.analytics.days import RangeSplit
 from core.tables import (
-    analytics_daily_users,
-    analytics_token_daily,
     analytics_user_daily,
     analytics_user_monthly,
     users,
@@ -84,17 +83,6 @@ class _Sums:
         return cls(table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy())
 
 
-def _day_versions(conn: Connection, first: date, last: date) -> dict[date, str]:
-    """The materialized days in [first, last] with their versions."""
-    d = analytics_daily_users.c
-    return dict(conn.execute(
-        sa.select(d.date, d.version)
-        .join(analytics_token_daily, analytics_token_daily.c.date == d.date)
-        .where(d.date >= first, d.date <= last)
-        .order_by(d.date)
-    ).all())
-
-
 def _stored(conn: Connection, kind: str, key: date, version: str, query: sa.Select) -> _Sums:
     cache_key = (conn.engine.url.render_as_string(hide_password=False), kind, key)
     sums = user_sums.get(cache_key, version)
@@ -119,7 +107,7 @@ def _day(conn: Connection, day: date, version: str) -> _Sums:
 def _parts(conn: Connection, first: date, last: date, tz: ZoneInfo) -> list[tuple[_Sums, int]]:
     """(per-user sums, +1 or -1) whose signed total is each user's sums over the range."""
     # The months at both ends are needed whole, to know which of their days are materialized.
-    versions = _day_versions(conn, first.replace(day=1), _month_end(last))
+    versions = stored.day_versions(conn, first.replace(day=1), _month_end(last))
     plan = _plan(first, last, frozenset(versions))
     parts = [(_month(conn, month, versions), 1) for month in plan.whole_months]
     parts += [(_day(conn, day, versions[day]), 1) for day in plan.added_days]
