@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.errors import Forbidden, NotFound, Unauthorized
+from core.numbers import is_ascii_digits
 from core.tables import users
 
 ALGORITHM = "HS256"
@@ -39,7 +40,7 @@ def verify_admin_token(header_value: str | None, secret: str) -> Principal:
     except jwt.InvalidTokenError:
         raise Unauthorized("Token is invalid") from None
     subject = claims["sub"]
-    if not isinstance(subject, str) or not subject.isdigit() or int(subject) == 0:
+    if not is_ascii_digits(subject, 10) or int(subject) == 0:
         raise Unauthorized("Token subject must be a user id")
     scope = claims.get("scope", "")
     scopes = frozenset(scope.split()) if isinstance(scope, str) else frozenset()

@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from core.errors import ConfigError
+from core.numbers import is_ascii_digits
 
 VAR_DIR = Path("var")
 DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'wallet.db'}"
@@ -105,7 +106,7 @@ def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
+    if not is_ascii_digits(raw, 6):
         raise ConfigError(f"{name}: expected a whole number of 0 or more, got {raw!r}")
     return int(raw)
 

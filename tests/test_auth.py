@@ -28,12 +28,13 @@ def _none_alg_token():
         f"Bearer {make_token(sub=None)}",
         f"Bearer {make_token(sub='admin')}",
         f"Bearer {make_token(sub=1)}",
+        f"Bearer {make_token(sub='²')}",
         "Bearer " + _none_alg_token(),
         "Bearer " + jwt.encode({"sub": "1", "scope": "admin", "exp": int(time.time()) + 60}, JWT_SECRET, algorithm="HS512"),
     ],
     ids=[
         "missing", "empty", "bearer-only", "bearer-blank", "basic", "garbage", "wrong-scheme", "expired",
-        "wrong-signature", "no-exp", "no-sub", "non-numeric-sub", "integer-sub", "alg-none", "hs512",
+        "wrong-signature", "no-exp", "no-sub", "non-numeric-sub", "integer-sub", "superscript-sub", "alg-none", "hs512",
     ],
 )
 def test_bad_credentials_are_401(client, authorization):

@@ -16,6 +16,7 @@ from workers.cli import main
         ({"REPORT_TIMEZONE": "Mars/Olympus_Mons"}, "REPORT_TIMEZONE"),
         ({"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL"),
         ({"ETL_LOOKBACK_DAYS": "-1"}, "ETL_LOOKBACK_DAYS"),
+        ({"ETL_LOOKBACK_DAYS": "²"}, "ETL_LOOKBACK_DAYS"),
         ({}, "JWT_SECRET"),
         ({"JWT_SECRET": "short"}, "JWT_SECRET"),
     ],

@@ -14,6 +14,7 @@ from core.analytics.tokens import GRANULARITIES
 from core.analytics.users import DEFAULT_LIMIT, MAX_LIMIT, METRICS
 from core.dates import check_range, parse_api_day
 from core.errors import ValidationError
+from core.numbers import is_ascii_digits
 from core.tables import TOKEN_TYPES
 
 MAX_TEXT_LENGTH = 64  # reason and campaign id columns
@@ -53,7 +54,7 @@ def optional_text(raw: str | None, name: str) -> str | None:
 def leaderboard_limit(raw: str | None, name: str) -> int:
     if raw is None:
         return DEFAULT_LIMIT
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and MIN_LIMIT <= int(raw) <= MAX_LIMIT):
+    if not (is_ascii_digits(raw, 3) and MIN_LIMIT <= int(raw) <= MAX_LIMIT):
         raise ValidationError(f"{name} must be a whole number from {MIN_LIMIT} to {MAX_LIMIT}, got {raw!r}")
     return int(raw)
 

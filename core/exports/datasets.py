@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from core.dates import day_bounds
 from core.errors import ValidationError
+from core.numbers import is_ascii_digits
 from core.tables import (
     AUTHORIZATION_STATUSES,
     DIRECTIONS,
@@ -49,9 +50,8 @@ def _enum(*values: str) -> Callable[[str, object], str]:
 
 
 def parse_user_id(name: str, raw: object) -> int:
-    # JSON clients send ids as numbers or as digit strings; both mean the same user. ASCII digits
-    # only ("²".isdigit() is true, but int() refuses it), and ids a BIGINT can hold.
-    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= MAX_USER_ID_DIGITS:
+    # JSON clients send ids as numbers or as digit strings; both mean the same user.
+    if is_ascii_digits(raw, MAX_USER_ID_DIGITS):
         raw = int(raw)
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_USER_ID:
         raise ValidationError(f"filters.{name} must be a positive integer user id; got {raw!r}")

@@ -13,6 +13,7 @@ from core.config import Settings
 from core.dates import utc_now
 from core.errors import BusinessRuleViolation, NotFound, ValidationError
 from core.exports.validation import ExportRequest
+from core.numbers import is_ascii_digits
 from core.tables import analytics_exports
 
 MAX_ROWS = 100_000
@@ -88,8 +89,7 @@ def list_exports(engine: Engine, user_id: int, *, limit: object = None, cursor: 
 def _page_limit(raw: object) -> int:
     if raw in (None, ""):
         return LIST_LIMIT_DEFAULT
-    if not (isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 3
-            and 1 <= int(raw) <= LIST_LIMIT_MAX):
+    if not (is_ascii_digits(raw, 3) and 1 <= int(raw) <= LIST_LIMIT_MAX):
         raise ValidationError(f"limit must be a whole number from 1 to {LIST_LIMIT_MAX}; got {raw!r}")
     return int(raw)
 
