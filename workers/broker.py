@@ -7,6 +7,10 @@ A message a worker had fetched but not acknowledged when it died (SIGKILL, OOM, 
 back on its queue once that worker's heartbeat is older than WORKER_HEARTBEAT_TIMEOUT_MS; some
 live worker notices during "maintenance", which runs on WORKER_MAINTENANCE_CHANCE of every
 million broker commands. Dramatiq's defaults (60 s, 1000) suit production; tests shorten them.
+
+An idle Redis consumer polls its queue with a growing sleep, up to the worker's timeout (1 s,
+which Dramatiq's CLI cannot change): a new export would wait up to that long for a worker. The
+broker caps the sleep at WORKER_IDLE_POLL_MS instead.
 """
 
 from __future__ import annotations
@@ -27,6 +31,16 @@ from core.config import Settings
 from core.errors import ConfigError
 
 CONNECT_TIMEOUT_SECONDS = 2  # a POST answers 503 quickly when Redis is down, instead of hanging
+DEFAULT_IDLE_POLL_MS = 100
+
+
+class _PromptRedisBroker(RedisBroker):
+    def __init__(self, *, idle_poll_ms: int, **options):
+        super().__init__(**options)
+        self.idle_poll_ms = idle_poll_ms
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
+        return super().consume(queue_name, prefetch, min(timeout, self.idle_poll_ms))
 
 
 def build_broker(settings: Settings, environ: Mapping[str, str] | None = None) -> dramatiq.Broker:
@@ -34,8 +48,9 @@ def build_broker(settings: Settings, environ: Mapping[str, str] | None = None) -
         return StubBroker()
     env = os.environ if environ is None else environ
     client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS)
-    return RedisBroker(
+    return _PromptRedisBroker(
         client=client,
+        idle_poll_ms=_positive_int(env, "WORKER_IDLE_POLL_MS", DEFAULT_IDLE_POLL_MS),
         heartbeat_timeout=_positive_int(env, "WORKER_HEARTBEAT_TIMEOUT_MS", DEFAULT_HEARTBEAT_TIMEOUT),
         maintenance_chance=_positive_int(env, "WORKER_MAINTENANCE_CHANCE", DEFAULT_MAINTENANCE_CHANCE),
     )
