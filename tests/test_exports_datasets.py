@@ -205,3 +205,15 @@ def test_text_cells_cannot_become_spreadsheet_formulas(client, admin_headers, db
     assert rows[1] == ["'=1+1", "'-ref", "10", "'=HYPERLINK(1)@example.com"]
     _, items = export_and_download(client, admin_headers, {"type": "json", "dataset": "users", "columns": ["username"]})
     assert items[1] == {"username": "=HYPERLINK(1)"}  # JSON is data, not a spreadsheet: left as it is
+
+
+def test_a_dataset_cannot_filter_on_a_joined_table():
+    # The row estimate counts the dataset's own table alone; a filter on a joined one would
+    # make it wrong.
+    from dataclasses import replace
+
+    from core.exports.datasets import TRANSACTIONS, Filter, parse_code
+    from core.tables import users
+
+    with pytest.raises(ValueError, match="every filter must be on wallet_ledger"):
+        replace(TRANSACTIONS, filters={"role": Filter(users.c.role, parse_code)})

@@ -44,7 +44,7 @@ def _leftovers(settings):
 
 def test_an_error_while_writing_fails_the_export_and_removes_the_partial_file(
         client, admin_headers, admin, settings, worker, monkeypatch):
-    def broken_writer(out, columns, json_columns, rows, tz, progress):
+    def broken_writer(out, layout, rows, tz, progress):
         out.write("id,username\n" * 5000)
         out.flush()
         raise RuntimeError("disk controller on fire at /secret/path")

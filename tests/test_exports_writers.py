@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.exports.writers import _LocalTime
+from core.exports.writers import LocalTimes
 
 
 @pytest.mark.parametrize("zone, around", [
@@ -11,12 +11,17 @@ from core.exports.writers import _LocalTime
     ("America/New_York", datetime(2025, 11, 2, 6, 0)),   # and back at 02:00 local
     ("Australia/Lord_Howe", datetime(2025, 10, 4, 15, 30)),  # a half-hour change, at :30 UTC
     ("Asia/Kolkata", datetime(2025, 10, 31, 18, 30)),    # local midnight, no change at all
+    ("Europe/Amsterdam", datetime(1937, 6, 30, 22, 40)),  # +01:19:32 until 22:40:28 UTC, mid-minute
+    ("UTC", datetime(2026, 1, 1, 0, 0)),
 ])
-def test_local_time_of_the_csv_agrees_with_the_zone_database_across_offset_changes(zone, around):
+def test_local_times_agree_with_the_zone_database_across_offset_changes(zone, around):
     tz = ZoneInfo(zone)
-    local_time = _LocalTime(tz)
+    csv_time, iso_time = LocalTimes(tz, iso=False), LocalTimes(tz, iso=True)
     instants = [around + timedelta(seconds=step) for step in range(-3 * 3600, 3 * 3600, 599)]
+    instants += [around + timedelta(seconds=step) for step in range(-90, 90)]  # second by second
     instants += list(reversed(instants))  # out of order as well
     for instant in instants:
-        expected = instant.replace(tzinfo=UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
-        assert local_time(instant) == expected, instant
+        local = instant.replace(tzinfo=UTC).astimezone(tz)
+        text = instant.isoformat(" ")
+        assert csv_time(text) == local.strftime("%Y-%m-%d %H:%M:%S"), instant
+        assert iso_time(text) == local.isoformat(), instant

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from core.dates import day_bounds
 from core.errors import ValidationError
+from core.exports.writers import Layout
 from core.numbers import is_ascii_digits
 from core.tables import (
     AUTHORIZATION_STATUSES,
@@ -80,6 +81,11 @@ class Dataset:
     range_required: bool
     json_columns: frozenset[str] = frozenset()
 
+    def __post_init__(self):
+        # `count` relies on it.
+        if any(f.column.table is not self.timestamp.table for f in self.filters.values()):
+            raise ValueError(f"dataset {self.name}: every filter must be on {self.timestamp.table.name}")
+
     @property
     def filter_names(self) -> tuple[str, ...]:
         return ("from", "to", *self.filters)
@@ -89,14 +95,33 @@ class Dataset:
         query = sa.select(*[self._selected(name) for name in columns]).select_from(self.source)
         return self._where(query, filters, tz).order_by(self.timestamp, self.columns["id"])
 
+    def layout(self, columns: list[str]) -> Layout:
+        kinds = {name: self.columns[name].type.python_type for name in columns}
+        return Layout(
+            names=tuple(columns),
+            text=frozenset(name for name, kind in kinds.items() if kind is str and name not in self.json_columns),
+            json=frozenset(self.json_columns & set(columns)),
+            times=frozenset(name for name, kind in kinds.items() if kind is datetime),
+        )
+
     def _selected(self, name: str) -> sa.ColumnElement:
-        # JSON columns come as their text: the writers parse it with orjson, many times faster
-        # than the driver-level json.loads SQLAlchemy's JSON type would run on every row.
+        # Values come as the driver reads them, without SQLAlchemy's per-row processing: JSON
+        # documents and timestamps as the database's text (the writers turn it into their output
+        # many times faster than json.loads and datetime parsing), enums as the strings they are.
         column = self.columns[name]
-        return (sa.type_coerce(column, sa.Text) if name in self.json_columns else column).label(name)
+        if name in self.json_columns:
+            column = sa.type_coerce(column, sa.Text)
+        elif column.type.python_type is datetime:
+            column = sa.cast(column, sa.String)
+        elif isinstance(column.type, sa.Enum):
+            column = sa.type_coerce(column, sa.String)
+        return column.label(name)
 
     def count(self, filters: Mapping[str, object], tz: ZoneInfo) -> sa.Select:
-        return self._where(sa.select(sa.func.count()).select_from(self.source), filters, tz)
+        # Every join adds exactly one row (a required foreign key) or at most one (an outer join
+        # on a primary key), and every filter is on the dataset's own table: counting that table
+        # alone gives the same number without the joins.
+        return self._where(sa.select(sa.func.count()).select_from(self.timestamp.table), filters, tz)
 
     def _where(self, query: sa.Select, filters: Mapping[str, object], tz: ZoneInfo) -> sa.Select:
         if "from" in filters:

@@ -87,6 +87,7 @@ def file_name(export_id: str, export_type: str) -> str:
 
 
 def _write_and_publish(engine: Engine, settings: Settings, record: dict) -> None:
+    started = time.perf_counter()
     export_id, export_dir = record["id"], settings.export_dir
     export_dir.mkdir(parents=True, exist_ok=True)
     _remove_partial_files(export_dir, export_id)
@@ -114,7 +115,9 @@ def _write_and_publish(engine: Engine, settings: Settings, record: dict) -> None
     except BaseException:
         final_path.unlink(missing_ok=True)  # no file without a `ready` row; a retry writes it again
         raise
-    if not published and (load_export(engine, export_id) or {}).get("status") != "ready":
+    if published:
+        log.info("export %s ready: %d rows, %d bytes in %.2f s", export_id, rows, size, time.perf_counter() - started)
+    elif (load_export(engine, export_id) or {}).get("status") != "ready":
         # The janitor failed it meanwhile (or it was deleted): its file must not linger.
         final_path.unlink(missing_ok=True)
 
@@ -125,15 +128,16 @@ def _write_file(engine: Engine, settings: Settings, record: dict) -> tuple[int, 
     dataset = DATASETS[record["dataset"]]
     columns = record["columns"] or list(dataset.columns)
     query = dataset.select(record["filters"], columns, settings.report_timezone).limit(MAX_ROWS)
+    layout = dataset.layout(columns)
     progress = _progress_recorder(engine, export_id)
     handle, temp_name = tempfile.mkstemp(dir=export_dir, prefix=f".{export_id}.", suffix=".tmp")
     try:
         with open(handle, "w", encoding="utf-8", newline="") as out:
             rows = _stream(engine, query)
             if record["type"] == "csv":
-                count = write_csv(out, columns, dataset.json_columns, rows, settings.report_timezone, progress)
+                count = write_csv(out, layout, rows, settings.report_timezone, progress)
             else:
-                count = write_json(out, columns, dataset.json_columns, rows, settings.report_timezone, progress)
+                count = write_json(out, layout, rows, settings.report_timezone, progress)
             out.flush()
             os.fsync(out.fileno())
         size = os.path.getsize(temp_name)
