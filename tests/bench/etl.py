@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy.engine import Engine
@@ -17,7 +18,8 @@ BACKFILL = "backfill of every day (`etl`, from nothing)"
 NIGHTLY = "one nightly day (`etl --date yesterday`)"
 
 
-def measure_etl(engine: Engine, env: dict[str, str], yesterday: date, log) -> list[Row]:
+def measure_etl(engine: Engine, env: dict[str, str], yesterday: date, log,
+                before_each: Callable[[], None]) -> list[Row]:
     backfill_target = Target(at_most=180, unit="s")
     nightly_target = Target(at_most=2, unit="s")
     if not has_subcommand("etl", env):
@@ -29,6 +31,7 @@ def measure_etl(engine: Engine, env: dict[str, str], yesterday: date, log) -> li
     rows = []
     for figure, args, target in ((BACKFILL, ["etl"], backfill_target),
                                  (NIGHTLY, ["etl", "--date", yesterday.isoformat()], nightly_target)):
+        before_each()
         try:
             seconds = time_call(lambda args=args: run_cli(args, env, timeout=BACKFILL_TIMEOUT_SECONDS))
             rows.append(Row(SECTION, figure, Measure(round(seconds, 2), "s"), target=target))

@@ -89,10 +89,11 @@ def mysql_batch_available() -> bool:
 def time_mysql_batch(database_url: URL, scope: ExportScope, tz: ZoneInfo, out_path: Path) -> tuple[Timing, int]:
     """The same export rows dumped by `mysql --batch` to a file; returns the timing and the row count."""
     start, end = day_bounds(scope.first, scope.last, tz)
-    reason = f" AND l.reason = '{escape_string(scope.reason)}'" if scope.reason else ""
+    name, value = scope.filter or (None, None)
+    equal = f" AND l.{name} = '{escape_string(value)}'" if name else ""
     sql = (f"SELECT {TRANSACTION_COLUMNS} FROM wallet_ledger l JOIN users u ON u.id = l.user_id "
            f"WHERE l.occurred_at >= '{start:%Y-%m-%d %H:%M:%S}' AND l.occurred_at < '{end:%Y-%m-%d %H:%M:%S}'"
-           f"{reason} ORDER BY l.occurred_at, l.id")
+           f"{equal} ORDER BY l.occurred_at, l.id")
     command = ["mysql", "--batch", "-h", database_url.host or "127.0.0.1", "-P", str(database_url.port or 3306),
                "-u", database_url.username or "root", database_url.database, "-e", sql]
     env = dict(os.environ)

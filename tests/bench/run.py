@@ -17,8 +17,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -40,6 +39,7 @@ from tests.bench.load import run_load
 from tests.bench.report import Measure, Report, Row, Target
 from tests.bench.routes import OVERVIEW, RANGE_DAYS, ROUTES
 from tests.bench.scales import DEFAULT_SCALE, SCALES, Scale
+from tests.bench.server import exclusive_run, grow_buffer_pool, wait_until_quiet
 from tests.bench.services import PROJECT_ROOT, AppStack, redis_lease, run_cli
 from tests.bench.stats import Timing, repeat_timed
 
@@ -80,28 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if errors else 0
 
 
-@contextmanager
-def exclusive_run(server: Engine, scale: Scale) -> Iterator[None]:
-    """One benchmark per scale at a time: a MariaDB named lock, released if we die."""
-    with server.connect() as conn:
-        if conn.execute(sa.text("SELECT GET_LOCK(:name, 0)"), {"name": scale.database}).scalar_one() != 1:
-            raise SystemExit(f"another benchmark at scale {scale.name} is running (lock {scale.database})")
-        try:
-            yield
-        finally:
-            conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": scale.database})
-
-
-def grow_buffer_pool(server: Engine, gib: int) -> None:
-    """Debian's default buffer pool (128 MiB) keeps a 1m or 10m dataset on disk, which no
-    operator of such a database would do; MariaDB resizes it online. Never shrunk."""
-    wanted = gib * 2 ** 30
-    with server.connect() as conn:
-        if conn.execute(sa.text("SELECT @@innodb_buffer_pool_size")).scalar_one() < wanted:
-            conn.execute(sa.text(f"SET GLOBAL innodb_buffer_pool_size = {wanted}"))
-            log(f"InnoDB buffer pool grown to {gib} GiB (the server keeps it until restarted)")
-
-
 class Benchmark:
     def __init__(self, scale: Scale, server_url: URL, redis_server_url: str, args):
         self.scale = scale
@@ -119,14 +97,14 @@ class Benchmark:
             shutil.rmtree(directory, ignore_errors=True)
         server = sa.create_engine(self.server_url, isolation_level="AUTOCOMMIT")
         try:
-            grow_buffer_pool(server, self.args.buffer_pool_gib)
+            grow_buffer_pool(server, self.args.buffer_pool_gib, log)
             with exclusive_run(server, self.scale), redis_lease(self.redis_server_url) as redis_url:
                 env = self.service_env(redis_url)
                 dataset = ds.ensure_dataset(self.scale, server, self.database_url, env, max_age_days=self.args.max_age_days,
                                             rebuild=self.args.rebuild, log=log)
                 engine = sa.create_engine(self.database_url)
                 try:
-                    return self.measure(engine, env, dataset)
+                    return self.measure(engine, env, dataset, quiet=lambda: wait_until_quiet(server, log))
                 finally:
                     engine.dispose()
         finally:
@@ -142,7 +120,7 @@ class Benchmark:
             "REPORT_TIMEZONE": REPORT_TIMEZONE,
         }
 
-    def measure(self, engine: Engine, env: dict[str, str], dataset: ds.Dataset) -> Report:
+    def measure(self, engine: Engine, env: dict[str, str], dataset: ds.Dataset, quiet: Callable[[], None]) -> Report:
         report = Report(self.scale.name, machine_facts(engine), dataset.summary())
         report.add(Row("dataset", "build: migrate + demo-data", Measure(dataset.build_seconds, "s"),
                        note=f"reused, built {dataset.built_at:%Y-%m-%d}" if dataset.reused else "built in this run"))
@@ -150,11 +128,11 @@ class Benchmark:
         if left:
             log(f"removed {left} real-time rows an interrupted run left behind")
         yesterday = local_today(self.tz) - timedelta(days=1)
-        report.rows += measure_etl(engine, env, yesterday, log)
+        report.rows += measure_etl(engine, env, yesterday, log, before_each=quiet)
 
+        quiet()
         baselines = self.route_baselines(engine, yesterday)
         export_scopes = self.export_scopes(engine, yesterday)
-        export_baselines = self.export_baselines(export_scopes)
         with AppStack(env, self.log_dir) as stack:
             token = run_cli(["token"], env, timeout=60).stdout.strip()
             client = ApiClient(stack.port, token)
@@ -162,7 +140,8 @@ class Benchmark:
                 self.measure_routes(report, client, yesterday, baselines)
                 self.measure_realtime(report, client, engine, yesterday)
                 self.measure_load(report, client, stack, token, yesterday)
-                self.measure_exports(report, client, stack, export_scopes, export_baselines)
+                quiet()  # after the real-time rows are deleted
+                self.measure_exports(report, client, stack, export_scopes, self.export_baselines(export_scopes))
             finally:
                 client.close()
         return report
@@ -262,7 +241,7 @@ class Benchmark:
     # -- exports ----------------------------------------------------------------------------
 
     def export_scopes(self, engine: Engine, yesterday) -> dict[int, ds.ExportScope]:
-        counts = ds.reason_counts_by_day(engine, self.tz, yesterday, min(self.scale.days, 365))
+        counts = ds.counts_by_day(engine, self.tz, yesterday, min(self.scale.days, 365))
         return {size: ds.export_scope(counts, size) for size in EXPORT_SIZES}
 
     def export_baselines(self, scopes: dict[int, ds.ExportScope]) -> dict[int, Measure | None]:
