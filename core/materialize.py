@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from core.aggregates import DayAggregates, composition, compute_day
 from core.dates import utc_now
-from core.dialect import insert_from_select_adding, upsert
+from core.dialect import insert_from_select_adding, insert_numbers, upsert
 from core.tables import (
     analytics_daily_breakdown,
     analytics_daily_purchases,
@@ -106,11 +106,8 @@ def _replace_user_sums(conn: Connection, aggregates: DayAggregates) -> None:
         .values(credited=monthly.credited - daily.credited, debited=monthly.debited - daily.debited)
     )
     conn.execute(analytics_user_daily.delete().where(daily.date == day))
-    if aggregates.user_sums:
-        conn.execute(analytics_user_daily.insert(), [
-            {"date": day, "user_id": user_id, "credited": sums[0], "debited": sums[1]}
-            for user_id, sums in sorted(aggregates.user_sums.items())
-        ])
+    insert_numbers(conn, analytics_user_daily, ["date", "user_id", "credited", "debited"],
+                   [(day, user_id, credited, debited) for user_id, (credited, debited) in sorted(aggregates.user_sums.items())])
     insert_from_select_adding(
         conn,
         analytics_user_monthly,

@@ -84,3 +84,19 @@ def test_composition_sums_to_exactly_one_hundred():
     assert composition(2, 1) == {"regular": 66.67, "promo": 33.33}
     assert composition(0, 5) == {"regular": 0.0, "promo": 100.0}
     assert composition(0, 0) == {"regular": 0.0, "promo": 0.0}
+
+
+def test_numbers_are_inserted_in_chunks_and_anything_else_is_refused(db):
+    import pytest
+
+    from core.dialect import insert_numbers
+
+    rows = [(date(2025, 11, 1), user_id, 10 * user_id, 2**62 + user_id) for user_id in range(1, 8)]
+    with db.begin() as conn:
+        insert_numbers(conn, analytics_user_daily, ["date", "user_id", "credited", "debited"], rows, chunk=3)
+    stored = [(r["date"], r["user_id"], r["credited"], r["debited"]) for r in _rows(db, analytics_user_daily)]
+    assert stored == rows
+    for bad in ("1); DROP TABLE users; --", True, 1.5, None):
+        with pytest.raises(TypeError), db.begin() as conn:
+            insert_numbers(conn, analytics_user_daily, ["date", "user_id", "credited", "debited"],
+                           [(date(2025, 11, 2), 1, bad, 0)])
