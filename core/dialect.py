@@ -50,6 +50,15 @@ def enum(*values: str, name: str) -> sa.Enum:
     return sa.Enum(*values, name=name, native_enum=True, create_constraint=True)
 
 
+MYSQL_NO_SUCH_TABLE = 1146
+
+
+def is_missing_table(error: sa.exc.DBAPIError) -> bool:
+    """The database has not been migrated (or lost a table)."""
+    code = error.orig.args[0] if getattr(error.orig, "args", None) else None
+    return code == MYSQL_NO_SUCH_TABLE or "no such table" in str(error.orig)
+
+
 def is_sqlite(bind: Connection | Engine) -> bool:
     return bind.dialect.name == "sqlite"
 

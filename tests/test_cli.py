@@ -29,3 +29,35 @@ def test_token_refuses_a_user_who_is_not_an_admin(db, env, monkeypatch, capsys):
     assert main(["token", "--user-id", "9"]) == 1
     assert "not 'admin'" in capsys.readouterr().err
     assert main(["token", "--user-id", "404"]) == 1
+
+
+def test_a_database_that_was_never_migrated_gets_one_line(env, monkeypatch, capsys, tmp_path):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    assert main(["etl", "--date", "2025-11-01"]) == 1
+    assert main(["exports", "cleanup"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all("run `wallet-analytics migrate` first" in line for line in err), err
+    assert err[0].startswith("wallet-analytics etl: database error: no such table")
+
+
+def test_a_mysql_database_that_was_never_migrated_gets_the_same_hint(env, mysql_url, monkeypatch, capsys):
+    import uuid
+
+    import sqlalchemy as sa
+
+    database = f"wa_test_unmigrated_{uuid.uuid4().hex[:8]}"
+    server = sa.create_engine(mysql_url.set(database=None), isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {database}")
+    try:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("DATABASE_URL", mysql_url.set(database=database).render_as_string(False))
+        assert main(["exports", "cleanup"]) == 1
+        assert "run `wallet-analytics migrate` first" in capsys.readouterr().err
+    finally:
+        with server.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE {database}")
+        server.dispose()

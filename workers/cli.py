@@ -9,11 +9,14 @@ from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
 
-from core import demo_data, migrate
+from sqlalchemy.exc import DBAPIError
+
+from core import demo_data
 from core.auth import mint_admin_token
 from core.config import Settings, load_settings
 from core.dates import local_today, parse_date
 from core.db import get_engine
+from core.dialect import is_missing_table
 from core.errors import ConfigError, DomainError, ValidationError
 from core.etl.job import run_etl
 from core.etl.plan import requested_dates
@@ -25,6 +28,8 @@ GUNICORN_CONFIG = PROJECT_ROOT / "deploy" / "gunicorn.conf.py"
 
 
 def cmd_migrate(settings: Settings, args) -> int:
+    from core import migrate  # Alembic: a tenth of a second every other command need not pay
+
     engine = get_engine(settings.database_url)
     migrate.upgrade(engine, args.revision)
     print(f"database at revision {migrate.current_revision(engine)}")
@@ -188,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(settings, args) or 0
     except DomainError as error:
         print(f"wallet-analytics {args.command}: {error.message}", file=sys.stderr)
+        return 1
+    except DBAPIError as error:
+        # Database down or not migrated: an operator's one line, not a traceback.
+        hint = "; run `wallet-analytics migrate` first" if is_missing_table(error) else ""
+        print(f"wallet-analytics {args.command}: database error: {error.orig}{hint}", file=sys.stderr)
         return 1
 
 
