@@ -217,3 +217,28 @@ def test_a_dataset_cannot_filter_on_a_joined_table():
 
     with pytest.raises(ValueError, match="every filter must be on wallet_ledger"):
         replace(TRANSACTIONS, filters={"role": Filter(users.c.role, parse_code)})
+
+
+def test_without_an_indexed_filter_the_range_indexes_hold_the_plan_on_mysql():
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy.dialects import mysql, sqlite
+
+    from core.exports.datasets import TRANSACTIONS
+
+    def sql(filters, dialect):
+        query = TRANSACTIONS.select({"from": FROM, "to": TO, **filters}, ["id"], ZoneInfo("Asia/Kolkata"))
+        return str(query.compile(dialect=dialect))
+
+    held = "FORCE INDEX (idx_ledger_occurred_at, idx_ledger_day_rollup)"
+    assert held in sql({"reason": "purchase"}, mysql.dialect())
+    assert sql({}, mysql.dialect()).startswith("SELECT STRAIGHT_JOIN ")
+    assert "FORCE" not in sql({"user_id": 2}, mysql.dialect())  # its own index serves it better
+    assert "FORCE" not in sql({"reason": "purchase"}, sqlite.dialect())
+
+
+@pytest.mark.parametrize("dataset", [d for d in DATASETS.values() if d.range_indexes], ids=lambda d: d.name)
+def test_range_indexes_lead_with_the_timestamp(dataset):
+    indexes = {index.name: index for index in dataset.timestamp.table.indexes}
+    for name in dataset.range_indexes:
+        assert list(indexes[name].columns)[0] is dataset.timestamp, name

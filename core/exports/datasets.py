@@ -69,6 +69,7 @@ def parse_code(name: str, raw: object) -> str:
 class Filter:
     column: sa.ColumnElement
     parse: Callable[[str, object], object]
+    indexed: bool = False  # an index leads with the column: the database should pick its plan
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,10 @@ class Dataset:
     filters: Mapping[str, Filter]  # the equality filters; `from` and `to` come on top
     range_required: bool
     json_columns: frozenset[str] = frozenset()
+    # Indexes that lead with `timestamp`. Without an indexed filter the query is held to them, and
+    # to its own table first: misled by its row estimates over a range of days, MariaDB started
+    # from `users` and sorted the rows (100,000 transactions at 1m: 1.5 s, held: 0.7 s).
+    range_indexes: tuple[str, ...] = ()
 
     def __post_init__(self):
         # `count` relies on it.
@@ -93,7 +98,12 @@ class Dataset:
     def select(self, filters: Mapping[str, object], columns: list[str], tz: ZoneInfo) -> sa.Select:
         """The rows of validated `filters`, oldest first, with the chosen columns."""
         query = sa.select(*[self._selected(name) for name in columns]).select_from(self.source)
-        return self._where(query, filters, tz).order_by(self.timestamp, self.columns["id"])
+        query = self._where(query, filters, tz).order_by(self.timestamp, self.columns["id"])
+        if self.range_indexes and "from" in filters and not any(
+                self.filters[name].indexed for name in filters if name in self.filters):
+            query = query.prefix_with("STRAIGHT_JOIN", dialect="mysql").with_hint(
+                self.timestamp.table, f"FORCE INDEX ({', '.join(self.range_indexes)})", dialect_name="mysql")
+        return query
 
     def layout(self, columns: list[str]) -> Layout:
         kinds = {name: self.columns[name].type.python_type for name in columns}
@@ -155,13 +165,14 @@ TRANSACTIONS = Dataset(
     source=wallet_ledger.join(_ledger_user, _ledger_user.c.id == wallet_ledger.c.user_id),
     timestamp=wallet_ledger.c.occurred_at,
     filters={
-        "user_id": Filter(wallet_ledger.c.user_id, parse_user_id),
+        "user_id": Filter(wallet_ledger.c.user_id, parse_user_id, indexed=True),
         "token_type": Filter(wallet_ledger.c.token_type, _enum(*TOKEN_TYPES)),
         "direction": Filter(wallet_ledger.c.direction, _enum(*DIRECTIONS)),
         "reason": Filter(wallet_ledger.c.reason, parse_code),
     },
     range_required=True,
     json_columns=frozenset({"metadata"}),
+    range_indexes=("idx_ledger_occurred_at", "idx_ledger_day_rollup"),
 )
 
 _buyer = users.alias("buyer")
