@@ -106,13 +106,18 @@ class Dataset:
         return query
 
     def layout(self, columns: list[str]) -> Layout:
-        kinds = {name: self.columns[name].type.python_type for name in columns}
+        """How the writers treat each column; timestamps arrive as text because `_selected` reads
+        them so (both ask `_is_timestamp`)."""
         return Layout(
             names=tuple(columns),
-            text=frozenset(name for name, kind in kinds.items() if kind is str and name not in self.json_columns),
+            text=frozenset(name for name in columns
+                           if self.columns[name].type.python_type is str and name not in self.json_columns),
             json=frozenset(self.json_columns & set(columns)),
-            times=frozenset(name for name, kind in kinds.items() if kind is datetime),
+            times=frozenset(name for name in columns if self._is_timestamp(name)),
         )
+
+    def _is_timestamp(self, name: str) -> bool:
+        return self.columns[name].type.python_type is datetime
 
     def _selected(self, name: str) -> sa.ColumnElement:
         # Values come as the driver reads them, without SQLAlchemy's per-row processing: JSON
@@ -121,7 +126,7 @@ class Dataset:
         column = self.columns[name]
         if name in self.json_columns:
             column = sa.type_coerce(column, sa.Text)
-        elif column.type.python_type is datetime:
+        elif self._is_timestamp(name):
             column = sa.cast(column, sa.String)
         elif isinstance(column.type, sa.Enum):
             column = sa.type_coerce(column, sa.String)
