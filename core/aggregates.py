@@ -92,6 +92,8 @@ class Aggregates:
 @dataclass(kw_only=True)
 class DayAggregates(Aggregates):
     day: date
+    # None: the whole day; else the day's part before this instant (naive UTC).
+    covered_until: datetime | None = None
 
 
 def composition(regular_volume: int, promo_volume: int) -> dict[str, float]:
@@ -112,10 +114,12 @@ def money(value) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def compute_day(conn: Connection, day: date, tz: ZoneInfo) -> DayAggregates:
-    """Everything the analytics need about one local day, straight from the base tables."""
-    bounds = [day_bounds(day, day, tz)]
-    aggregates = DayAggregates(day=day)
+def compute_day(conn: Connection, day: date, tz: ZoneInfo, until: datetime | None = None) -> DayAggregates:
+    """Everything the analytics need about one local day, straight from the base tables; with
+    `until` (naive UTC), only its part before that instant (today, materialized as it goes)."""
+    start, end = day_bounds(day, day, tz)
+    bounds = [(start, end if until is None else min(until, end))]
+    aggregates = DayAggregates(day=day, covered_until=until)
     add_ledger(conn, aggregates, bounds)
     add_purchases(conn, aggregates, bounds)
     add_referrals(conn, aggregates, bounds)

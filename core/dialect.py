@@ -93,12 +93,15 @@ def on_sqlite_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def upsert(conn: Connection, table: sa.Table, rows: Sequence[dict], key: Iterable[str]) -> None:
-    """Insert rows, replacing every non-key column of rows whose key already exists."""
+def upsert(conn: Connection, table: sa.Table, rows: Sequence[dict], key: Iterable[str],
+           insert_only: Iterable[str] = ()) -> None:
+    """Insert rows, replacing every column of rows whose key already exists but the key's and
+    `insert_only`'s (e.g. a created_at that must keep its first value)."""
     if not rows:
         return
+    kept = set(key) | set(insert_only)
     key = set(key)
-    columns = [c for c in rows[0] if c not in key]
+    columns = [c for c in rows[0] if c not in kept]
     if is_sqlite(conn):
         stmt = sqlite.insert(table)
         stmt = stmt.on_conflict_do_update(

@@ -1,19 +1,24 @@
 """Write one local day's aggregates, all or nothing.
 
 Everything a day owns (its analytics_token_daily row, breakdown, user sums, purchases, referrals
-and its share of the monthly per-user sums) is replaced in one transaction, so a crash leaves
-the day exactly as it was and a re-run gives exactly the same rows.
+and its share of the monthly per-user sums) is replaced in one transaction, together with the
+deletion of the captured changes it folds in (core.changes), so a crash leaves the day and its
+pending changes exactly as they were, and a re-run gives exactly the same rows. A day whose
+figures came out as stored already is not rewritten (its created_at and updated_at stay); a
+rewritten day keeps its created_at and moves its updated_at.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from core import changes
 from core.aggregates import DayAggregates, composition, compute_day
 from core.dates import utc_now
 from core.dialect import insert_from_select_adding, insert_numbers, upsert
@@ -32,15 +37,23 @@ def month_of(day: date) -> date:
     return day.replace(day=1)
 
 
-def materialize_day(engine: Engine, day: date, tz: ZoneInfo) -> DayAggregates:
-    """Compute `day` from the base tables and store it; returns what was stored."""
+def materialize_day(engine: Engine, day: date, tz: ZoneInfo, *, covered_until: datetime | None = None,
+                    folded: Sequence[changes.Change] | None = None) -> DayAggregates:
+    """Compute `day` (with `covered_until`, only its part before that instant) from the base
+    tables and store it, deleting the captured changes it folds in: `folded`, read before this
+    transaction began, or else the day's pending changes read in it (its first read, so the
+    computation sees them all). Returns what was computed."""
     with engine.begin() as conn:
-        aggregates = compute_day(conn, day, tz)
+        if folded is None:
+            folded = changes.of_day(conn, day, tz)
+        aggregates = compute_day(conn, day, tz, covered_until)
         store_day(conn, aggregates)
+        changes.delete(conn, folded)
     return aggregates
 
 
-def store_day(conn: Connection, aggregates: DayAggregates) -> None:
+def store_day(conn: Connection, aggregates: DayAggregates) -> bool:
+    """Store the day unless it is stored with exactly these figures; True if it was written."""
     day = aggregates.day
     now = utc_now()
     breakdown_rows = [
@@ -61,8 +74,11 @@ def store_day(conn: Connection, aggregates: DayAggregates) -> None:
     users = aggregates.users
     users_row = {"date": day, "users": _serialize(users)}
     users_row["version"] = _version(
-        [users_row, purchases_row, *breakdown_rows, *referral_rows], sorted(aggregates.user_sums.items())
+        [{"covered_until": aggregates.covered_until}, users_row, purchases_row, *breakdown_rows, *referral_rows],
+        sorted(aggregates.user_sums.items()),
     )
+    if _stored_version(conn, day) == users_row["version"]:
+        return False
 
     _replace_user_sums(conn, aggregates)
     for table, rows in ((analytics_daily_breakdown, breakdown_rows), (analytics_daily_referrals, referral_rows)):
@@ -79,8 +95,18 @@ def store_day(conn: Connection, aggregates: DayAggregates) -> None:
         "revenue_in_inr": purchases.revenue_in_inr, "active_users": len(users),
         "by_feature": aggregates.by_feature(),
         "regular_vs_promo": composition(volumes["regular"], volumes["promo"]),
-        "created_at": now, "updated_at": now,
-    }], key=["date"])
+        "covered_until": aggregates.covered_until, "created_at": now, "updated_at": now,
+    }], key=["date"], insert_only=["created_at"])
+    return True
+
+
+def _stored_version(conn: Connection, day: date) -> str | None:
+    """The version of the day as stored, None if it is not (only one ETL run writes days)."""
+    return conn.execute(
+        sa.select(analytics_daily_users.c.version)
+        .join(analytics_token_daily, analytics_token_daily.c.date == analytics_daily_users.c.date)
+        .where(analytics_daily_users.c.date == day)
+    ).scalar()
 
 
 def _version(rows: list[dict], user_sums: list[tuple[int, list[int]]]) -> str:

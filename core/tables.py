@@ -137,6 +137,20 @@ analytics_token_daily = sa.Table(
     sa.Column("regular_vs_promo", sa.JSON, nullable=False, server_default=EMPTY_JSON_OBJECT),
     sa.Column("created_at", UTC_DATETIME, nullable=False, server_default=sa.func.current_timestamp()),
     sa.Column("updated_at", UTC_DATETIME, nullable=False, server_default=sa.func.current_timestamp()),
+    # NULL: the stored figures cover the whole day. Else the day is today, materialized as it
+    # goes: they cover its start up to this instant (naive UTC), the rest is read from the ledger.
+    sa.Column("covered_until", UTC_DATETIME, nullable=True),
+)
+
+# Written by the triggers of migration 0006 on every change of wallet_ledger, purchases,
+# referrals (and users, promo_campaigns deletes): the UTC minute (since 1970-01-01) the change
+# touched. Read and trimmed only by core.changes.
+analytics_changes = sa.Table(
+    "analytics_changes",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("minute", sa.Integer, nullable=False),
+    sa.Column("changed_at", UTC_DATETIME, nullable=False),
 )
 
 analytics_exports = sa.Table(
@@ -230,7 +244,7 @@ analytics_daily_referrals = sa.Table(
     sa.Column("referrers", BITMAP, nullable=False),
 )
 
-ETL_RUN_STATUSES = ("running", "succeeded", "failed")
+ETL_RUN_STATUSES = ("queued", "running", "succeeded", "failed")
 
 analytics_etl_runs = sa.Table(
     "analytics_etl_runs",
@@ -242,7 +256,9 @@ analytics_etl_runs = sa.Table(
     sa.Column("last_date", sa.Date, nullable=True),
     sa.Column("dates_processed", UNSIGNED_INT, nullable=False, server_default="0"),
     sa.Column("error_message", sa.Text, nullable=True),
+    # A queued run's started_at is when it was queued, until it starts.
     sa.Column("started_at", UTC_DATETIME, nullable=False),
     sa.Column("finished_at", UTC_DATETIME, nullable=True),
+    sa.Column("queued_at", UTC_DATETIME, nullable=True),
     sa.Index("idx_etl_runs_started_at", "started_at"),
 )

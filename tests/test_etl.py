@@ -130,11 +130,11 @@ def test_a_failure_in_the_middle_of_a_day_leaves_that_day_as_it_was(ledger, sett
     add_ledger(ledger, 1, "debit", 7, "2025-11-04 12:00:00", reason="translation")
     real_upsert = core.materialize.upsert
 
-    def upsert_failing_on_the_3rd(conn, table, rows, key):
+    def upsert_failing_on_the_3rd(conn, table, rows, key, **options):
         # After the day's user sums, breakdown, referrals and purchases are written.
         if table.name == "analytics_daily_users" and rows[0]["date"] == date(2025, 11, 3):
             raise RuntimeError("disk full")
-        real_upsert(conn, table, rows, key)
+        real_upsert(conn, table, rows, key, **options)
 
     monkeypatch.setattr(core.materialize, "upsert", upsert_failing_on_the_3rd)
     with pytest.raises(EtlFailed, match="failed at 2025-11-03: RuntimeError: disk full"):

@@ -48,10 +48,10 @@ def test_a_second_run_while_one_runs_is_refused(db, lock_env, monkeypatch):
     inside, release = threading.Event(), threading.Event()
     materialize_day = core.etl.job.materialize_day
 
-    def slow_materialize_day(engine, day, tz):
+    def slow_materialize_day(engine, day, tz, **options):
         inside.set()
         release.wait(10)
-        return materialize_day(engine, day, tz)
+        return materialize_day(engine, day, tz, **options)
 
     monkeypatch.setattr(core.etl.job, "materialize_day", slow_materialize_day)
     first = threading.Thread(target=etl, args=(db, settings), kwargs={"dates": [DAY]})

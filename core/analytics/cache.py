@@ -42,6 +42,11 @@ class VersionedCache:
                 self._entries.popitem(last=False)
 
 
+def database_key(conn) -> str:
+    """Which database a cached value belongs to (its URL without the password)."""
+    return conn.engine.url.render_as_string(hide_password=True)
+
+
 def combined_version(versions: Iterable[str]) -> str:
     """One version for a set of days' versions (given in date order)."""
     return hashlib.blake2b("|".join(versions).encode(), digest_size=13).hexdigest()

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from core.aggregates import CENT, Aggregates, add_referrals
 from core.analytics import stored
-from core.analytics.days import split_from_dates
+from core.analytics.days import read_range
 from core.dialect import equals_exactly
 from core.errors import NotFound
 from core.tables import promo_campaigns
@@ -23,9 +23,9 @@ def promotion_analytics(conn: Connection, first: date, last: date, tz: ZoneInfo,
     if campaign_id is not None:
         _check_campaign_exists(conn, campaign_id)
     live = Aggregates()
-    versions = stored.day_versions(conn, first, last)
-    add_referrals(conn, live, split_from_dates(first, last, versions).live_bounds(tz))
-    totals = stored.referrals(conn, versions, campaign_id)
+    stored_range = read_range(conn, first, last, tz)
+    add_referrals(conn, live, stored_range.live_bounds(tz))
+    totals = stored.referrals(conn, stored_range.versions, campaign_id)
     referrers = [totals.referrers]
     for campaign, live_totals in live.referrals.items():
         if campaign_id in (None, campaign):

@@ -10,13 +10,13 @@ from sqlalchemy.engine import Connection
 
 from core.aggregates import CENT, purchase_totals
 from core.analytics import stored
-from core.analytics.days import split_from_dates
+from core.analytics.days import read_range
 
 
 def purchase_analytics(conn: Connection, first: date, last: date, tz: ZoneInfo) -> dict:
-    versions = stored.day_versions(conn, first, last)
-    live = purchase_totals(conn, split_from_dates(first, last, versions).live_bounds(tz))
-    totals = stored.purchases(conn, versions)
+    stored_range = read_range(conn, first, last, tz)
+    live = purchase_totals(conn, stored_range.live_bounds(tz))
+    totals = stored.purchases(conn, stored_range.versions)
     count = totals.purchases + live.purchases
     tokens = totals.tokens + live.tokens
     revenue = totals.revenue_in_inr + live.revenue_in_inr

@@ -1,23 +1,23 @@
-"""Reads of the materialized tables over the materialized days of a range.
+"""Reads of the materialized tables over the usable stored days of a range (core.analytics.days).
 
 Only days with an analytics_token_daily row count (the ETL writes a day's rows in that row's
-transaction), whatever else a table may hold. The rows of the detail tables that carry bitmaps
+transaction), whatever else a table may hold, and only while no pending change makes them dirty.
+The rows of the detail tables that carry bitmaps
 are kept in the process per day (core.analytics.cache); a reader asks the database for the days'
 figures or versions, and for the rows of the days the process does not hold yet.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 import sqlalchemy as sa
 from pyroaring import BitMap
 from sqlalchemy.engine import Connection
 
 from core.aggregates import PurchaseTotals, ReferralTotals, money
-from core.analytics.cache import days
+from core.analytics.cache import database_key, days
+from core.analytics.days import StoredRange
 from core.tables import (
     analytics_daily_breakdown,
     analytics_daily_purchases,
@@ -29,54 +29,11 @@ from core.tables import (
 _day = analytics_token_daily.c
 
 
-@dataclass
-class StoredDay:
-    credited: int
-    debited: int
-    revenue_in_inr: Decimal
-    version: str
-
-
-def _in_range(table: sa.Table, first: date, last: date) -> sa.Select:
-    """FROM table JOIN analytics_token_daily USING (date) WHERE date in [first, last]."""
-    return (
-        sa.select()
-        .select_from(table.join(analytics_token_daily, _day.date == table.c.date))
-        .where(_day.date >= first, _day.date <= last)
-    )
-
-
-def token_days(conn: Connection, first: date, last: date) -> dict[date, StoredDay]:
-    """The materialized days of the range with their totals and versions (the keys are the
-    materialized days)."""
-    rows = conn.execute(
-        sa.select(_day.date, _day.credited, _day.debited, _day.revenue_in_inr, analytics_daily_users.c.version)
-        .join(analytics_daily_users, analytics_daily_users.c.date == _day.date)
-        .where(_day.date >= first, _day.date <= last)
-    )
-    return {day: StoredDay(int(credited), int(debited), money(revenue), version)
-            for day, credited, debited, revenue, version in rows}
-
-
-def day_versions(conn: Connection, first: date, last: date) -> dict[date, str]:
-    """The materialized days of the range with their versions (see core.analytics.cache)."""
-    return dict(conn.execute(
-        sa.select(_day.date, analytics_daily_users.c.version)
-        .join(analytics_daily_users, analytics_daily_users.c.date == _day.date)
-        .where(_day.date >= first, _day.date <= last)
-        .order_by(_day.date)
-    ).all())
-
-
-def versions_of(stored_days: dict[date, StoredDay]) -> dict[date, str]:
-    return {day: stored.version for day, stored in stored_days.items()}
-
-
 def _rows_of_days(conn: Connection, table: sa.Table, versions: dict[date, str]) -> list[dict]:
     """Every row of `table` for these materialized days, bitmaps deserialized: each day's rows
     from the process's cache under the day's version, from the database (in one query, in the
     request's transaction, so under the same versions) only for the days it does not hold."""
-    database = conn.engine.url.render_as_string(hide_password=False)
+    database = database_key(conn)
     rows: list[dict] = []
     missing: dict[date, str] = {}
     for day, version in versions.items():
@@ -119,15 +76,20 @@ def breakdown(conn: Connection, versions: dict[date, str], reason: str | None = 
     return credited, debited, _union([row["users"] for row in rows])
 
 
-def sums_by(conn: Connection, first: date, last: date, column: str) -> dict[str, list[int]]:
-    """[credited, debited] per `reason` or per `token_type`, summed by the database."""
+def sums_by(conn: Connection, days: StoredRange, column: str) -> dict[str, list[int]]:
+    """[credited, debited] per `reason` or per `token_type` over the usable days, summed by the
+    database."""
     b = analytics_daily_breakdown.c
     key = b[column]
-    rows = conn.execute(
-        _in_range(analytics_daily_breakdown, first, last)
-        .add_columns(key, sa.func.sum(b.credited), sa.func.sum(b.debited))
+    query = (
+        sa.select(key, sa.func.sum(b.credited), sa.func.sum(b.debited))
+        .select_from(analytics_daily_breakdown.join(analytics_token_daily, _day.date == b.date))
+        .where(_day.date >= days.first, _day.date <= days.last)
         .group_by(key)
     )
+    if days.dirty:
+        query = query.where(_day.date.not_in(sorted(days.dirty)))
+    rows = conn.execute(query)
     return {name: [int(credited), int(debited)] for name, credited, debited in rows}
 
 

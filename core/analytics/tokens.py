@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from core.aggregates import composition, ledger_sums, ledger_volume, money, paid_revenue
 from core.analytics import stored
-from core.analytics.days import split_from_dates, split_range
+from core.analytics.days import read_range
 from core.dialect import equals_exactly
 from core.tables import wallet_ledger
 
@@ -39,8 +39,9 @@ def _has_revenue(feature: str | None, token_type: str | None) -> bool:
 
 def token_overview(conn: Connection, first: date, last: date, tz: ZoneInfo,
                    feature: str | None = None, token_type: str | None = None) -> dict:
-    stored_days = stored.token_days(conn, first, last)
-    live_bounds = split_from_dates(first, last, stored_days).live_bounds(tz)
+    stored_range = read_range(conn, first, last, tz)
+    stored_days = stored_range.usable
+    live_bounds = stored_range.live_bounds(tz)
     revenue = ZERO_MONEY
     if _has_revenue(feature, token_type):
         revenue = sum((day.revenue_in_inr for day in stored_days.values()), paid_revenue(conn, live_bounds))
@@ -48,7 +49,7 @@ def token_overview(conn: Connection, first: date, last: date, tz: ZoneInfo,
         live = ledger_volume(conn, live_bounds)
         credited = sum((day.credited for day in stored_days.values()), live.credited)
         debited = sum((day.debited for day in stored_days.values()), live.debited)
-        users = BitMap.union(live.users, *stored.daily_users(conn, stored.versions_of(stored_days)).values())
+        users = BitMap.union(live.users, *stored.daily_users(conn, stored_range.versions).values())
         return _kpis(credited, debited, revenue, users)
     ledger = wallet_ledger.c
     conditions = []
@@ -57,7 +58,7 @@ def token_overview(conn: Connection, first: date, last: date, tz: ZoneInfo,
     if token_type is not None:
         conditions.append(ledger.token_type == token_type)
     live = ledger_volume(conn, live_bounds, *conditions)
-    credited, debited, users = stored.breakdown(conn, stored.versions_of(stored_days), feature, token_type)
+    credited, debited, users = stored.breakdown(conn, stored_range.versions, feature, token_type)
     return _kpis(credited + live.credited, debited + live.debited, revenue, users | live.users)
 
 
@@ -87,15 +88,15 @@ def buckets(first: date, last: date, granularity: str) -> Iterator[tuple[date, d
 
 
 def token_trend(conn: Connection, first: date, last: date, tz: ZoneInfo, granularity: str) -> dict:
-    stored_days = stored.token_days(conn, first, last)
-    stored_users = stored.daily_users(conn, stored.versions_of(stored_days))
-    split = split_from_dates(first, last, stored_days)
+    stored_range = read_range(conn, first, last, tz)
+    stored_days = stored_range.usable
+    stored_users = stored.daily_users(conn, stored_range.versions)
     days_of_bucket: dict[date, list[date]] = defaultdict(list)
     for day in stored_days:
         days_of_bucket[bucket_start(day, granularity)].append(day)
     series = []
     for label, bucket_first, bucket_last in buckets(first, last, granularity):
-        bounds = split.live_bounds(tz, bucket_first, bucket_last)
+        bounds = stored_range.live_bounds(tz, bucket_first, bucket_last)
         live = ledger_volume(conn, bounds)
         days = days_of_bucket.get(label, [])
         credited = sum((stored_days[day].credited for day in days), live.credited)
@@ -106,15 +107,18 @@ def token_trend(conn: Connection, first: date, last: date, tz: ZoneInfo, granula
     return {"series": series}
 
 
-def _live_sums_by(conn: Connection, first: date, last: date, tz: ZoneInfo, key: str) -> list[tuple]:
-    bounds = split_range(conn, first, last).live_bounds(tz)
-    return ledger_sums(conn, bounds, wallet_ledger.c[key])
+def _sums_by(conn: Connection, first: date, last: date, tz: ZoneInfo, key: str) -> tuple[dict, list[tuple]]:
+    """[credited, debited] per `key` of the usable stored days, and (key, credited, debited)
+    of the rest of the range from the ledger."""
+    stored_range = read_range(conn, first, last, tz)
+    live = ledger_sums(conn, stored_range.live_bounds(tz), wallet_ledger.c[key])
+    return stored.sums_by(conn, stored_range, key), live
 
 
 def tokens_by_feature(conn: Connection, first: date, last: date, tz: ZoneInfo) -> dict:
     """Items ordered by feature name, as the spec's example is."""
-    features = stored.sums_by(conn, first, last, "reason")
-    for reason, credited, debited in _live_sums_by(conn, first, last, tz, "reason"):
+    features, live = _sums_by(conn, first, last, tz, "reason")
+    for reason, credited, debited in live:
         sums = features.setdefault(reason, [0, 0])
         sums[0] += credited
         sums[1] += debited
@@ -124,8 +128,9 @@ def tokens_by_feature(conn: Connection, first: date, last: date, tz: ZoneInfo) -
 
 def token_composition(conn: Connection, first: date, last: date, tz: ZoneInfo) -> dict:
     volumes = {"regular": 0, "promo": 0}
-    for token_type, (credited, debited) in stored.sums_by(conn, first, last, "token_type").items():
+    stored_sums, live = _sums_by(conn, first, last, tz, "token_type")
+    for token_type, (credited, debited) in stored_sums.items():
         volumes[token_type] += credited + debited
-    for token_type, credited, debited in _live_sums_by(conn, first, last, tz, "token_type"):
+    for token_type, credited, debited in live:
         volumes[token_type] += credited + debited
     return composition(volumes["regular"], volumes["promo"])

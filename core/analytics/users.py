@@ -24,9 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from core.aggregates import ledger_sums
-from core.analytics import stored
-from core.analytics.cache import combined_version, user_sums
-from core.analytics.days import RangeSplit
+from core.analytics.cache import combined_version, database_key, user_sums
+from core.analytics.days import read_range
 from core.tables import (
     analytics_user_daily,
     analytics_user_monthly,
@@ -50,16 +49,16 @@ class _Plan:
     subtracted_days: list[date] = field(default_factory=list)
 
 
-def _plan(first: date, last: date, materialized: frozenset[date]) -> _Plan:
-    """Per month touching [first, last]: read it whole and subtract the materialized days outside
-    the range, or add up its materialized days inside, whichever reads fewer days."""
+def _plan(first: date, last: date, stored: frozenset[date], dirty: frozenset[date]) -> _Plan:
+    """Per month touching [first, last]: read it whole and subtract its stored days outside the
+    range or dirty, or add up its usable stored days inside, whichever reads fewer days."""
     plan = _Plan()
     month = first.replace(day=1)
     while month <= last:
         end = _month_end(month)
-        of_month = sorted(day for day in materialized if month <= day <= end)
-        inside = [day for day in of_month if first <= day <= last]
-        outside = [day for day in of_month if not first <= day <= last]
+        of_month = sorted(day for day in stored if month <= day <= end)
+        inside = [day for day in of_month if first <= day <= last and day not in dirty]
+        outside = [day for day in of_month if not first <= day <= last or day in dirty]
         if len(outside) < len(inside):
             plan.whole_months.append(month)
             plan.subtracted_days += outside
@@ -84,7 +83,7 @@ class _Sums:
 
 
 def _stored(conn: Connection, kind: str, key: date, version: str, query: sa.Select) -> _Sums:
-    cache_key = (conn.engine.url.render_as_string(hide_password=False), kind, key)
+    cache_key = (database_key(conn), kind, key)
     sums = user_sums.get(cache_key, version)
     if sums is None:
         sums = _Sums.of_rows(conn.execute(query))
@@ -106,13 +105,15 @@ def _day(conn: Connection, day: date, version: str) -> _Sums:
 
 def _parts(conn: Connection, first: date, last: date, tz: ZoneInfo) -> list[tuple[_Sums, int]]:
     """(per-user sums, +1 or -1) whose signed total is each user's sums over the range."""
-    # The months at both ends are needed whole, to know which of their days are materialized.
-    versions = stored.day_versions(conn, first.replace(day=1), _month_end(last))
-    plan = _plan(first, last, frozenset(versions))
+    # The months at both ends are needed whole, to know which of their days are stored (a
+    # month's sums hold every stored day of it, dirty ones too).
+    stored_range = read_range(conn, first.replace(day=1), _month_end(last), tz)
+    versions = {day: stored_day.version for day, stored_day in stored_range.stored.items()}
+    plan = _plan(first, last, frozenset(versions), stored_range.dirty)
     parts = [(_month(conn, month, versions), 1) for month in plan.whole_months]
     parts += [(_day(conn, day, versions[day]), 1) for day in plan.added_days]
     parts += [(_day(conn, day, versions[day]), -1) for day in plan.subtracted_days]
-    live_bounds = RangeSplit(first, last, frozenset(versions)).live_bounds(tz)
+    live_bounds = stored_range.live_bounds(tz, first, last)
     if live_bounds:
         parts.append((_Sums.of_rows(ledger_sums(conn, live_bounds, wallet_ledger.c.user_id)), 1))
     return [(sums, sign) for sums, sign in parts if len(sums.user_ids)]

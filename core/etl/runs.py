@@ -1,4 +1,9 @@
-"""The analytics_etl_runs log: one row per run, written outside the days' own transactions."""
+"""The analytics_etl_runs log: one row per run, written outside the days' own transactions.
+
+A run asked for through the API is recorded `queued` first; a second request while it still
+waits joins it (its range grows to cover both) instead of queueing another. The worker that
+takes it marks it `running`, and from then on it is recorded like any other run.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +14,38 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from core.tables import analytics_etl_runs
 
-RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
+QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 INTERRUPTED = "interrupted: the process stopped before the run finished"
 _runs = analytics_etl_runs.c
 
 
-def start_run(engine: Engine, trigger: str, dates: list[date], now: datetime) -> int:
+def start_run(engine: Engine, trigger: str, dates: list[date], now: datetime, queued_run: int | None = None) -> int:
+    values = {"status": RUNNING, "first_date": min(dates, default=None), "last_date": max(dates, default=None),
+              "dates_processed": 0, "started_at": now}
     with engine.begin() as conn:
+        if queued_run is not None:
+            conn.execute(analytics_etl_runs.update().where(_runs.id == queued_run).values(**values))
+            return queued_run
+        return conn.execute(analytics_etl_runs.insert().values(trigger=trigger, **values)).inserted_primary_key[0]
+
+
+def queue_run(engine: Engine, trigger: str, first: date, last: date, now: datetime) -> tuple[int, bool]:
+    """The id of the queued run that will materialize first..last, and whether it was already
+    queued (joined) rather than recorded now (a new one must then be sent to a worker)."""
+    with engine.begin() as conn:
+        waiting = conn.execute(
+            sa.select(_runs.id, _runs.first_date, _runs.last_date).where(_runs.status == QUEUED)
+            .order_by(_runs.id).limit(1).with_for_update()
+        ).first()
+        if waiting is not None:
+            conn.execute(analytics_etl_runs.update().where(_runs.id == waiting.id).values(
+                first_date=min(first, waiting.first_date), last_date=max(last, waiting.last_date)))
+            return waiting.id, True
         result = conn.execute(analytics_etl_runs.insert().values(
-            trigger=trigger, status=RUNNING, first_date=min(dates, default=None),
-            last_date=max(dates, default=None), dates_processed=0, started_at=now,
+            trigger=trigger, status=QUEUED, first_date=first, last_date=last, dates_processed=0,
+            started_at=now, queued_at=now,
         ))
-        return result.inserted_primary_key[0]
+        return result.inserted_primary_key[0], False
 
 
 def record_progress(engine: Engine, run_id: int, dates_processed: int) -> None:
@@ -44,8 +69,22 @@ def fail_interrupted_runs(engine: Engine, now: datetime) -> None:
         ))
 
 
-def last_run(conn: Connection, status: str | None = None) -> RowMapping | None:
+def last_run(conn: Connection, status: str | None = None, trigger: str | None = None) -> RowMapping | None:
     query = sa.select(analytics_etl_runs).order_by(_runs.started_at.desc(), _runs.id.desc()).limit(1)
     if status is not None:
         query = query.where(_runs.status == status)
+    if trigger is not None:
+        query = query.where(_runs.trigger == trigger)
     return conn.execute(query).mappings().first()
+
+
+def get_run(conn: Connection, run_id: int) -> RowMapping | None:
+    return conn.execute(sa.select(analytics_etl_runs).where(_runs.id == run_id)).mappings().first()
+
+
+def list_runs(conn: Connection, limit: int, before_id: int | None = None) -> list[RowMapping]:
+    """Newest first (by id: runs are recorded in the order they were asked for)."""
+    query = sa.select(analytics_etl_runs).order_by(_runs.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(_runs.id < before_id)
+    return list(conn.execute(query).mappings())

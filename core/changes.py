@@ -1,0 +1,115 @@
+"""The captured changes (analytics_changes): what the base tables' triggers recorded and the ETL
+has not folded in yet.
+
+Each row says that a committed change touched a UTC minute (minutes since 1970-01-01). A stored
+day is *dirty* while a pending change touches the part of it that its stored figures cover:
+readers then answer the whole day from the base tables, and the next fold-in materializes it
+again. A change outside every stored part (today's part not yet covered, a day never
+materialized, a future day) is answered from the base tables anyway; the fold-in just drops it.
+
+Rows are only ever deleted by exact id, once the day they mark has been materialized from a
+snapshot taken after they were read: a change committed meanwhile keeps its row, so nothing is
+lost. Deleting by id takes record locks only, never the gap that writers append to.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from core.dates import day_bounds, to_local_date
+from core.tables import analytics_changes
+
+EPOCH = datetime(1970, 1, 1)
+DELETE_CHUNK = 5_000
+_changes = analytics_changes.c
+
+
+@dataclass(frozen=True)
+class Change:
+    id: int
+    minute: int
+
+    @property
+    def starts_at(self) -> datetime:
+        return minute_start(self.minute)
+
+
+def minute_of(utc_naive: datetime) -> int:
+    return int((utc_naive - EPOCH).total_seconds() // 60)
+
+
+def minute_start(minute: int) -> datetime:
+    return EPOCH + timedelta(minutes=minute)
+
+
+def day_minutes(first: date, last: date, tz: ZoneInfo) -> tuple[int, int]:
+    """The minutes [start, end) of local days first..last (zone offsets are whole minutes)."""
+    start, end = day_bounds(first, last, tz)
+    return minute_of(start), minute_of(end)
+
+
+def pending(conn: Connection) -> list[Change]:
+    """Every change not folded in yet, oldest first."""
+    return [Change(id, minute) for id, minute in conn.execute(
+        sa.select(_changes.id, _changes.minute).order_by(_changes.id))]
+
+
+def pending_minutes(conn: Connection, first: date, last: date, tz: ZoneInfo) -> set[int]:
+    """The minutes of local days first..last that pending changes touched."""
+    start, end = day_minutes(first, last, tz)
+    return set(conn.execute(
+        sa.select(_changes.minute).distinct().where(_changes.minute >= start, _changes.minute < end)
+    ).scalars())
+
+
+def is_dirty(change_start: datetime, covered_until: datetime) -> bool:
+    """A change makes a stored day dirty when it falls in the part the stored figures cover."""
+    return change_start < covered_until
+
+
+def dirty_days(minutes: Iterable[int], covered: Mapping[date, datetime], tz: ZoneInfo) -> set[date]:
+    """The stored days (each with the instant its figures cover up to) that changes touched."""
+    dirty = set()
+    for minute in minutes:
+        start = minute_start(minute)
+        day = to_local_date(start, tz)
+        if day in covered and is_dirty(start, covered[day]):
+            dirty.add(day)
+    return dirty
+
+
+def by_day(changes: Iterable[Change], tz: ZoneInfo) -> dict[date, list[Change]]:
+    days: dict[date, list[Change]] = defaultdict(list)
+    for change in changes:
+        days[to_local_date(change.starts_at, tz)].append(change)
+    return days
+
+
+def of_day(conn: Connection, day: date, tz: ZoneInfo) -> list[Change]:
+    start, end = day_minutes(day, day, tz)
+    return [Change(id, minute) for id, minute in conn.execute(
+        sa.select(_changes.id, _changes.minute).where(_changes.minute >= start, _changes.minute < end))]
+
+
+def delete(conn: Connection, changes: Iterable[Change]) -> None:
+    ids = sorted(change.id for change in changes)
+    for start in range(0, len(ids), DELETE_CHUNK):
+        conn.execute(analytics_changes.delete().where(_changes.id.in_(ids[start:start + DELETE_CHUNK])))
+
+
+@dataclass(frozen=True)
+class Backlog:
+    changes: int
+    oldest_changed_at: datetime | None
+
+
+def backlog(conn: Connection) -> Backlog:
+    count, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(_changes.changed_at))).one()
+    return Backlog(int(count), oldest)
