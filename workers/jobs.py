@@ -13,7 +13,8 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 from core.config import Settings
 from core.db import get_engine
-from core.etl.job import run_etl
+from core.etl.job import fold_in, run_etl
+from core.etl.lock import EtlAlreadyRunning
 from core.exports.generation import generate_export
 from core.exports.maintenance import expire_exports
 from core.exports.records import fail_export
@@ -24,6 +25,8 @@ GENERATE_EXPORT = "generate_export"
 EXPORT_TIME_LIMIT_MS = 10 * 60 * 1000
 ETL_QUEUE = "etl"
 NIGHTLY_ETL = "nightly_etl"
+FOLD_CHANGES = "fold_changes"
+QUEUED_ETL = "queued_etl"
 # A failed ETL is recorded and picked up by the next night's run; an immediate retry would
 # fail the same way. A full backfill may take a while: Dramatiq's default limit is 10 minutes.
 ETL_TIME_LIMIT_MS = 6 * 3600 * 1000
@@ -45,7 +48,27 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings) -> dict[str, dra
         rather than skip the night."""
         run_etl(engine, settings, cleanup=partial(expire_exports, engine, settings), trigger="scheduler", wait=True)
 
+    def fold_changes() -> None:
+        """Fold the captured changes in (sent by the scheduler every FOLD_INTERVAL_SECONDS);
+        while another run holds the lock there is nothing to do: the next one catches up."""
+        try:
+            fold_in(engine, settings)
+        except EtlAlreadyRunning:
+            pass
+
+    def queued_etl(run_id: int) -> None:
+        """A run asked for through the API or `etl --enqueue`."""
+        run_etl(engine, settings, cleanup=None, trigger="queued", wait=True, queued_run=run_id)
+
     return {
+        FOLD_CHANGES: dramatiq.actor(
+            fold_changes, broker=broker, actor_name=FOLD_CHANGES, queue_name=ETL_QUEUE,
+            max_retries=0, time_limit=ETL_TIME_LIMIT_MS,
+        ),
+        QUEUED_ETL: dramatiq.actor(
+            queued_etl, broker=broker, actor_name=QUEUED_ETL, queue_name=ETL_QUEUE,
+            max_retries=0, time_limit=ETL_TIME_LIMIT_MS,
+        ),
         NIGHTLY_ETL: dramatiq.actor(
             nightly_etl, broker=broker, actor_name=NIGHTLY_ETL, queue_name=ETL_QUEUE,
             max_retries=0, time_limit=ETL_TIME_LIMIT_MS,

@@ -1,5 +1,7 @@
 """The scheduler process: enqueues the nightly ETL (which ends with the expired-export cleanup)
-at 03:00 REPORT_TIMEZONE, with APScheduler's cron trigger.
+at 03:00 REPORT_TIMEZONE, with APScheduler's cron trigger, and a fold-in of the captured
+changes every FOLD_INTERVAL_SECONDS (one message per interval however many rows changed: a
+burst is folded in by one run).
 
 Two schedulers started by mistake must not enqueue the night twice: before sending, each claims
 the night's slot, a Redis key set only if absent (SET NX EX); the one that loses sends nothing.
@@ -14,16 +16,19 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import redis
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from core.config import Settings
 from core.dates import local_today, utc_now
-from workers.jobs import NIGHTLY_ETL
+from workers.jobs import FOLD_CHANGES, NIGHTLY_ETL
 
 log = logging.getLogger(__name__)
 
 NIGHTLY_JOB_ID = "nightly-etl"
+FOLD_JOB_ID = "fold-in"
 NIGHTLY_HOUR = 3
 SLOT_KEY = "wallet-analytics:scheduler:nightly-etl:{day}"
 # Outlives the night it stands for, so a late second scheduler still finds it.
@@ -64,12 +69,19 @@ class NightlyEnqueuer:
         return True
 
 
-def build_scheduler(tz: ZoneInfo, enqueue: Callable[[], object]) -> BlockingScheduler:
-    scheduler = BlockingScheduler(timezone=tz)
+def build_scheduler(tz: ZoneInfo, enqueue: Callable[[], object], enqueue_fold: Callable[[], object] | None = None,
+                    fold_interval_seconds: int = 10, scheduler: BaseScheduler | None = None) -> BaseScheduler:
+    scheduler = scheduler or BlockingScheduler(timezone=tz)
     scheduler.add_job(
         enqueue, nightly_trigger(tz), id=NIGHTLY_JOB_ID, coalesce=True, max_instances=1,
         misfire_grace_time=MISFIRE_GRACE_SECONDS, name="nightly ETL",
     )
+    if enqueue_fold is not None:
+        # A missed tick is not made up: the next one folds in everything pending.
+        scheduler.add_job(
+            enqueue_fold, IntervalTrigger(seconds=fold_interval_seconds, timezone=tz), id=FOLD_JOB_ID,
+            coalesce=True, max_instances=1, misfire_grace_time=fold_interval_seconds, name="fold-in",
+        )
     return scheduler
 
 
@@ -81,8 +93,11 @@ def run(settings: Settings) -> int:
     if slots is None:
         # No Redis, no shared queue: the scheduler consumes its own message (the demo's setup).
         start_in_process_worker(actors.broker, threads=1)
-    nightly_etl = actors.actors[NIGHTLY_ETL]
-    scheduler = build_scheduler(settings.report_timezone, NightlyEnqueuer(nightly_etl.send, settings.report_timezone, slots))
-    log.info("scheduling the nightly ETL at %02d:00 %s", NIGHTLY_HOUR, settings.report_timezone.key)
+    scheduler = build_scheduler(
+        settings.report_timezone, NightlyEnqueuer(actors.actors[NIGHTLY_ETL].send, settings.report_timezone, slots),
+        actors.actors[FOLD_CHANGES].send, settings.fold_interval_seconds,
+    )
+    log.info("scheduling the nightly ETL at %02d:00 %s and a fold-in every %d s", NIGHTLY_HOUR,
+             settings.report_timezone.key, settings.fold_interval_seconds)
     scheduler.start()
     return 0

@@ -1,5 +1,6 @@
 """The all-in-one demo: gunicorn with one threaded worker process that also runs the Dramatiq
-worker, so exports and ETL messages are consumed without Redis or a second process."""
+worker and the scheduler's jobs, so exports, fold-ins and ETL messages are sent and consumed
+without Redis or a second process."""
 
 from __future__ import annotations
 
@@ -36,10 +37,18 @@ class _DemoServer(BaseApplication):
 
 
 def _start_in_process_worker(_gunicorn_worker) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
     from workers import actors
     from workers.broker import start_in_process_worker
+    from workers.jobs import FOLD_CHANGES, NIGHTLY_ETL
+    from workers.scheduler import build_scheduler
 
     start_in_process_worker(actors.broker)
+    # The scheduler's jobs too: the demo folds changes in and runs the nightly ETL by itself.
+    tz = actors.settings.report_timezone
+    build_scheduler(tz, actors.actors[NIGHTLY_ETL].send, actors.actors[FOLD_CHANGES].send,
+                    actors.settings.fold_interval_seconds, BackgroundScheduler(timezone=tz)).start()
 
 
 def serve(settings: Settings, port: int) -> int:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from core import changes
 from core.config import Settings
-from core.dates import iso_local, local_today, utc_now
+from core.dates import days, iso_local, local_today, utc_now
 from core.errors import DomainError
 from core.etl import runs
 from core.etl.lock import EtlLock, etl_lock, holding
@@ -56,7 +56,8 @@ def run_etl(engine: Engine, settings: Settings, *, cleanup: Cleanup | None, trig
             queued_run: int | None = None) -> EtlResult:
     """Materialize `dates` (checked by plan.requested_dates), or with None the nightly choice,
     made once the lock is held, folding in their pending changes; then run `cleanup`, if any.
-    `queued_run` is the id of the run record that a queued request made (core.etl.runs).
+    With `queued_run` (the id of a run queued through the API, core.etl.runs) the dates are
+    that record's, as they are once the lock is held: later requests may have joined it.
 
     Raises EtlAlreadyRunning if another run holds the lock (unless `wait`), EtlFailed if a day or the cleanup fails: the days done before it stay
     materialized, the failing one and its pending changes as they were.
@@ -67,6 +68,11 @@ def run_etl(engine: Engine, settings: Settings, *, cleanup: Cleanup | None, trig
     waiting = partial(etl_log.line, "Another ETL run holds the lock; waiting for it to finish...")
     with holding(lock, wait=wait, poll_seconds=poll_seconds, on_wait=waiting):
         runs.fail_interrupted_runs(engine, clock())
+        if queued_run is not None:
+            claimed = runs.claim_queued_run(engine, queued_run)
+            if claimed is None:  # taken already (a message delivered twice)
+                return EtlResult(run_id=None, dates=[], expired_exports=0)
+            dates = list(days(claimed["first_date"], claimed["last_date"]))
         with engine.connect() as conn:
             if dates is None:
                 dates = nightly_dates(conn, tz, settings.etl_lookback_days, local_today(tz, clock()))

@@ -48,6 +48,15 @@ def queue_run(engine: Engine, trigger: str, first: date, last: date, now: dateti
         return result.inserted_primary_key[0], False
 
 
+def claim_queued_run(engine: Engine, run_id: int) -> RowMapping | None:
+    """Take a queued run for this worker (no request can join it after this); None if it is
+    not queued (already taken, e.g. a message delivered twice)."""
+    with engine.begin() as conn:
+        taken = conn.execute(analytics_etl_runs.update().where(_runs.id == run_id, _runs.status == QUEUED)
+                             .values(status=RUNNING)).rowcount
+        return get_run(conn, run_id) if taken else None
+
+
 def record_progress(engine: Engine, run_id: int, dates_processed: int) -> None:
     with engine.begin() as conn:
         conn.execute(analytics_etl_runs.update().where(_runs.id == run_id).values(dates_processed=dates_processed))
