@@ -155,7 +155,8 @@ def test_the_openapi_document_is_public_and_lists_every_route(db, client):
         "/healthz", "/readyz", "/api/v1/openapi.json", "/admin/",
         *(f"{API}{path}" for path in ("/tokens/overview", "/tokens/trend", "/tokens/by-feature",
                                       "/tokens/composition", "/users/top", "/purchases", "/promotions",
-                                      "/status", "/exports", "/exports/{export_id}", "/meta", "/campaigns")),
+                                      "/status", "/etl-runs", "/etl-runs/{run_id}", "/exports", "/exports/{export_id}",
+                                      "/meta", "/campaigns")),
         "/exports/{file_name}",
     }
 

@@ -18,7 +18,7 @@ from web import errors, openapi
 from web.middleware import AdminAuthMiddleware, RequestIdMiddleware
 from web.resources import dashboard, etl, exports, health
 from web.resources.analytics import Question
-from workers.enqueue import export_enqueuer
+from workers.enqueue import etl_run_enqueuer, export_enqueuer
 
 # path under openapi.API -> (analytics function, its options beyond from/to)
 ANALYTICS_ROUTES = {
@@ -46,8 +46,10 @@ def _json_handler() -> falcon.media.JSONHandler:
     )
 
 
-def create_app(settings: Settings, enqueue_export: Callable[[str], None] | None = None) -> falcon.App:
-    """The app; `enqueue_export` replaces the Redis enqueuer (tests that need no worker)."""
+def create_app(settings: Settings, enqueue_export: Callable[[str], None] | None = None,
+               enqueue_etl: Callable[[int], None] | None = None) -> falcon.App:
+    """The app; `enqueue_export` and `enqueue_etl` replace the Redis senders (tests that need
+    no worker)."""
     logs.install_request_id()
     engine = get_engine(settings.database_url)
     app = falcon.App(middleware=[RequestIdMiddleware(), AdminAuthMiddleware(settings.jwt_secret)])
@@ -60,7 +62,9 @@ def create_app(settings: Settings, enqueue_export: Callable[[str], None] | None 
     app.add_route(openapi.PATH, openapi.Document())
     for path, (answer, options) in ANALYTICS_ROUTES.items():
         app.add_route(f"{openapi.API}{path}", Question(engine, settings.report_timezone, answer, options))
-    app.add_route(f"{openapi.API}/status", etl.EtlStatusResource(engine, settings.report_timezone))
+    app.add_route(f"{openapi.API}/status", etl.EtlStatusResource(engine, settings))
+    app.add_route(f"{openapi.API}/etl-runs", etl.EtlRuns(engine, settings, enqueue_etl or etl_run_enqueuer(settings)))
+    app.add_route(f"{openapi.API}/etl-runs/{{run_id}}", etl.EtlRun(engine, settings))
     enqueue_export = enqueue_export or export_enqueuer(settings)
     app.add_route(f"{openapi.API}/exports", exports.Exports(engine, settings, enqueue_export))
     app.add_route(f"{openapi.API}/exports/{{export_id}}", exports.Export(engine, settings))

@@ -258,9 +258,10 @@ SCHEMAS = {
     },
     "EtlRun": _object({
         "id": {"type": "integer", "minimum": 1},
-        "trigger": {"type": "string", "description": "who started it, e.g. scheduler or cli"},
+        "trigger": {"type": "string", "description": "who started it: scheduler, cli, api, cli-enqueue or fold-in"},
         "status": {"enum": list(ETL_RUN_STATUSES)},
-        "started_at": _TIMESTAMP,
+        "queued_at": _nullable({**_TIMESTAMP, "description": "when it was asked for through the API or `etl --enqueue`"}),
+        "started_at": _nullable({**_TIMESTAMP, "description": "null while queued"}),
         "finished_at": _nullable(_TIMESTAMP),
         "first_date": _nullable(_DAY),
         "last_date": _nullable(_DAY),
@@ -275,8 +276,24 @@ SCHEMAS = {
         "latest_materialized_date": _nullable(_DAY),
         "missing_dates": {**_COUNT, "description": "days from the earliest ledger day to yesterday "
                           "that are not materialized"},
+        "pending_changed_dates": {"type": "array", "items": _DAY, "description": "stored days that captured "
+                                  "changes have made dirty: answered from the base tables until folded in"},
+        "pending_changes": {**_COUNT, "description": "captured changes not folded in yet"},
+        "oldest_pending_change_age_seconds": _nullable({**_COUNT, "description": "age of the oldest of them"}),
+        "last_fold_in_at": _nullable({**_TIMESTAMP, "description": "when the last fold-in that materialized "
+                                      "a day finished"}),
         "last_run": _nullable(_ref("EtlRun")),
         "last_success_at": _nullable({**_TIMESTAMP, "description": "when the last successful run finished"}),
+    }),
+    "EtlRunRequest": {"oneOf": [
+        {"type": "object", "additionalProperties": False, "required": ["date"], "properties": {"date": _DAY}},
+        {"type": "object", "additionalProperties": False, "required": ["from", "to"],
+         "properties": {"from": _DAY, "to": _DAY}},
+    ]},
+    "EtlRunList": _object({
+        "runs": {"type": "array", "maxItems": 100, "items": _ref("EtlRun")},
+        "next_cursor": _nullable({"type": "string", "pattern": "^[0-9]+$",
+                                  "description": "`cursor` of the next page; null on the last"}),
     }),
     "ExportRequest": {"oneOf": [_export_request(dataset) for dataset in DATASETS.values()]},
     "Export": {"oneOf": [_export_status(status, extra) for status, extra in _EXPORT_STATUS_FIELDS.items()]},
@@ -303,7 +320,10 @@ def _analytics(summary: str, schema: str, options: list[dict], extra_errors: dic
         "tags": ["analytics"],
         "security": [{"bearerAuth": []}],
         "parameters": [*_RANGE, *options],
-        "responses": {"200": _json(_ref(schema), "The answer"), **_ANALYTICS_ERRORS, **(extra_errors or {})},
+        "responses": {"200": {**_json(_ref(schema), "The answer"), "headers": {"X-Data-Fresh-As-Of": _header(
+            _TIMESTAMP, "The answer holds every change committed before this instant (stored days a change "
+            "has made dirty are answered from the base tables until folded in)")}},
+            **_ANALYTICS_ERRORS, **(extra_errors or {})},
     }}
 
 
@@ -426,6 +446,38 @@ PATHS = {
     ], {"404": _error("not_found: no campaign with this id")}),
     f"{API}/status": {"get": _admin("How far the materialized data reaches, and how the ETL runs went",
                                     {"200": _json(_ref("EtlStatus"), "The ETL's status")}, tags=("etl",))},
+    f"{API}/etl-runs": {
+        "post": _admin(
+            "Queue an ETL run of past days (the CLI's rules); joins a run still queued",
+            {"202": {**_json(_ref("EtlRun"), "Queued (or joined); poll `Location`"),
+                     "headers": {"Location": _header({"type": "string", "pattern": f"^{API}/etl-runs/"},
+                                                     "The run's route")}},
+             "400": _error("validation_error: not a JSON object, an unknown field, date with from/to, or a bad date"),
+             "422": _error("business_rule_violation: `from` after `to`, or a day that has not ended"),
+             "503": _error("service_unavailable: the job queue is unreachable (the run is recorded as failed)")},
+            tags=("etl",),
+            requestBody={"required": True, "content": {"application/json": {"schema": _ref("EtlRunRequest")}}},
+        ),
+        "get": _admin(
+            "ETL runs, newest first",
+            {"200": _json(_ref("EtlRunList"), "A page"),
+             "400": _error("validation_error: a bad `limit` or `cursor`")},
+            tags=("etl",),
+            parameters=[
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "Page size"),
+                _query("cursor", {"type": "integer", "minimum": 1, "maximum": 2**32 - 1},
+                       "`next_cursor` of the previous page"),
+            ],
+        ),
+    },
+    f"{API}/etl-runs/{{run_id}}": {"get": _admin(
+        "One ETL run, with the days done so far",
+        {"200": _json(_ref("EtlRun"), "The run"),
+         "400": _error("validation_error: `run_id` is not a whole number"),
+         "404": _error("not_found: no such run")},
+        tags=("etl",),
+        parameters=[_path("run_id", {"type": "integer", "minimum": 1, "maximum": 2**32 - 1}, "The run's id")],
+    )},
     **EXPORT_PATHS,
 }
 

@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 # The expired-export cleanup, its arguments bound; returns how many exports it expired.
 Cleanup = Callable[[], int]
 MAX_ERROR_CHARS = 1000
-FOLD_IN = "fold-in"  # the trigger recorded for fold-in runs
 
 
 class EtlFailed(DomainError):
@@ -72,7 +71,7 @@ def run_etl(engine: Engine, settings: Settings, *, cleanup: Cleanup | None, trig
             claimed = runs.claim_queued_run(engine, queued_run)
             if claimed is None:  # taken already (a message delivered twice)
                 return EtlResult(run_id=None, dates=[], expired_exports=0)
-            dates = list(days(claimed["first_date"], claimed["last_date"]))
+            dates = list(days(claimed.first_date, claimed.last_date))
         with engine.connect() as conn:
             if dates is None:
                 dates = nightly_dates(conn, tz, settings.etl_lookback_days, local_today(tz, clock()))
@@ -97,7 +96,7 @@ def fold_in(engine: Engine, settings: Settings, *, out: TextIO | None = None,
                 changes.delete(conn, plan.dropped)
         if not plan.days:
             return EtlResult(run_id=None, dates=[], expired_exports=0)
-        return _run(engine, settings, plan, lock, EtlLog(out or sys.stdout, tz, clock), None, FOLD_IN, clock, None)
+        return _run(engine, settings, plan, lock, EtlLog(out or sys.stdout, tz, clock), None, runs.FOLD_IN, clock, None)
 
 
 def _run(engine: Engine, settings: Settings, plan: FoldPlan, lock: EtlLock, etl_log: EtlLog,

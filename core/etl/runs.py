@@ -7,16 +7,39 @@ takes it marks it `running`, and from then on it is recorded like any other run.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.engine import Connection, Engine
 
 from core.tables import analytics_etl_runs
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 INTERRUPTED = "interrupted: the process stopped before the run finished"
+FOLD_IN = "fold-in"  # the trigger of the runs that fold captured changes in
 _runs = analytics_etl_runs.c
+
+
+@dataclass(frozen=True)
+class EtlRun:
+    id: int
+    trigger: str
+    status: str
+    first_date: date | None
+    last_date: date | None
+    dates_processed: int
+    error_message: str | None
+    queued_at: datetime | None
+    started_at: datetime | None  # None while queued
+    finished_at: datetime | None
+
+    @classmethod
+    def of_row(cls, row) -> EtlRun:
+        return cls(id=row.id, trigger=row.trigger, status=row.status, first_date=row.first_date,
+                   last_date=row.last_date, dates_processed=row.dates_processed, error_message=row.error_message,
+                   queued_at=row.queued_at, started_at=None if row.status == QUEUED else row.started_at,
+                   finished_at=row.finished_at)
 
 
 def start_run(engine: Engine, trigger: str, dates: list[date], now: datetime, queued_run: int | None = None) -> int:
@@ -48,7 +71,7 @@ def queue_run(engine: Engine, trigger: str, first: date, last: date, now: dateti
         return result.inserted_primary_key[0], False
 
 
-def claim_queued_run(engine: Engine, run_id: int) -> RowMapping | None:
+def claim_queued_run(engine: Engine, run_id: int) -> EtlRun | None:
     """Take a queued run for this worker (no request can join it after this); None if it is
     not queued (already taken, e.g. a message delivered twice)."""
     with engine.begin() as conn:
@@ -78,22 +101,24 @@ def fail_interrupted_runs(engine: Engine, now: datetime) -> None:
         ))
 
 
-def last_run(conn: Connection, status: str | None = None, trigger: str | None = None) -> RowMapping | None:
+def last_run(conn: Connection, status: str | None = None, trigger: str | None = None) -> EtlRun | None:
     query = sa.select(analytics_etl_runs).order_by(_runs.started_at.desc(), _runs.id.desc()).limit(1)
     if status is not None:
         query = query.where(_runs.status == status)
     if trigger is not None:
         query = query.where(_runs.trigger == trigger)
-    return conn.execute(query).mappings().first()
+    row = conn.execute(query).first()
+    return None if row is None else EtlRun.of_row(row)
 
 
-def get_run(conn: Connection, run_id: int) -> RowMapping | None:
-    return conn.execute(sa.select(analytics_etl_runs).where(_runs.id == run_id)).mappings().first()
+def get_run(conn: Connection, run_id: int) -> EtlRun | None:
+    row = conn.execute(sa.select(analytics_etl_runs).where(_runs.id == run_id)).first()
+    return None if row is None else EtlRun.of_row(row)
 
 
-def list_runs(conn: Connection, limit: int, before_id: int | None = None) -> list[RowMapping]:
+def list_runs(conn: Connection, limit: int, before_id: int | None = None) -> list[EtlRun]:
     """Newest first (by id: runs are recorded in the order they were asked for)."""
     query = sa.select(analytics_etl_runs).order_by(_runs.id.desc()).limit(limit)
     if before_id is not None:
         query = query.where(_runs.id < before_id)
-    return list(conn.execute(query).mappings())
+    return [EtlRun.of_row(row) for row in conn.execute(query)]

@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 
 from core.analytics.params import Parser, parse_question
+from core.dates import iso_local, utc_now
+
+FRESH_AS_OF = "X-Data-Fresh-As-Of"
 
 
 class Question:
@@ -21,6 +24,10 @@ class Question:
 
     def on_get(self, req, resp):
         arguments = parse_question(req.params, self._options)
+        read_at = utc_now()
         # One transaction: every read sees the same snapshot while the ETL stores days.
         with self._engine.connect() as conn:
             resp.media = self._answer(conn, tz=self._tz, **arguments)
+        # Stored days that a change has made dirty are answered from the base tables, so the
+        # answer holds every change committed before the request read them.
+        resp.set_header(FRESH_AS_OF, iso_local(read_at, self._tz))
