@@ -11,8 +11,8 @@ rewritten day keeps its created_at and moves its updated_at.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from datetime import date, datetime
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -150,3 +150,26 @@ def _replace_user_sums(conn: Connection, aggregates: DayAggregates) -> None:
 def _serialize(bitmap) -> bytes:
     bitmap.run_optimize()
     return bitmap.serialize()
+
+
+def rebuild_month(engine: Engine, month: date) -> None:
+    """Set a month's per-user sums to the sum of its stored days' again (verify --repair)."""
+    daily, monthly = analytics_user_daily.c, analytics_user_monthly.c
+    next_month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    with engine.begin() as conn:
+        conn.execute(analytics_user_monthly.delete().where(monthly.month == month))
+        conn.execute(analytics_user_monthly.insert().from_select(
+            ["month", "user_id", "credited", "debited"],
+            sa.select(sa.literal(month, sa.Date), daily.user_id, sa.func.sum(daily.credited), sa.func.sum(daily.debited))
+            .where(daily.date >= month, daily.date < next_month)
+            .group_by(daily.user_id)
+            .having(sa.or_(sa.func.sum(daily.credited) > 0, sa.func.sum(daily.debited) > 0)),
+        ))
+
+
+def forget_versions(engine: Engine, days: Iterable[date]) -> None:
+    """Make the next materialization of these days write them whatever they hold (a day is
+    otherwise left alone when its computed version equals the stored one)."""
+    with engine.begin() as conn:
+        conn.execute(analytics_daily_users.update().where(analytics_daily_users.c.date.in_(sorted(days)))
+                     .values(version=""))

@@ -14,14 +14,16 @@ from sqlalchemy.exc import DBAPIError
 from core import demo_data
 from core.auth import mint_admin_token
 from core.config import Settings, load_settings
-from core.dates import local_today, parse_date
+from core.dates import local_today, parse_date, utc_now
 from core.db import get_engine
 from core.dialect import is_missing_table
 from core.errors import ConfigError, DomainError, ValidationError
 from core.etl.job import run_etl
 from core.etl.plan import requested_dates
+from core.etl.requests import queue_etl
 from core.exports.maintenance import expire_exports, fail_stuck_exports
 from core.logs import configure_logging
+from core.verify import repair, verify
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 GUNICORN_CONFIG = PROJECT_ROOT / "deploy" / "gunicorn.conf.py"
@@ -65,14 +67,52 @@ def cmd_token(settings: Settings, args) -> int:
 
 def cmd_etl(settings: Settings, args) -> int:
     engine = get_engine(settings.database_url)
+    tz = settings.report_timezone
+    if args.enqueue:
+        if not (args.date or args.first or args.last):
+            raise ValidationError("--enqueue needs the days: --date D, or --from D --to D")
+        from workers.enqueue import etl_run_enqueuer
+
+        first, last = _date_arguments(args)
+        run, sent = queue_etl(engine, tz, first, last, trigger="cli-enqueue", now=utc_now(),
+                              send=etl_run_enqueuer(settings))
+        how = "queued" if sent else "joined the queued run"
+        print(f"ETL run {run.id} {how}: {run.first_date} to {run.last_date}; "
+              f"GET /api/v1/admin/analytics/etl-runs/{run.id} shows how it goes")
+        return 0
     dates = None
     if args.date or args.first or args.last:
         first, last = _date_arguments(args)
-        tz = settings.report_timezone
         dates = requested_dates(first, last, local_today(tz), tz)
     run_etl(engine, settings, cleanup=partial(expire_exports, engine, settings), trigger="cli", dates=dates,
             wait=args.wait)
     return 0
+
+
+def cmd_verify(settings: Settings, args) -> int:
+    engine = get_engine(settings.database_url)
+    tz = settings.report_timezone
+    first = parse_date(args.first, "--from") if args.first else None
+    last = parse_date(args.last, "--to") if args.last else None
+    result = verify(engine, tz, first, last)
+    _print_verification(result)
+    if args.repair and (result.differences or result.months):
+        repair(engine, settings, result)
+        result = verify(engine, tz, first, last)
+        print("After the repair:")
+        _print_verification(result)
+    return 1 if result.drift or result.months else 0
+
+
+def _print_verification(result) -> None:
+    print(f"Verified {result.days_checked} stored day(s): {len(result.drift)} differ from the base tables, "
+          f"{len(result.differences) - len(result.drift)} pending a fold-in, {len(result.months)} month(s) "
+          "of per-user sums differ from their days")
+    for difference in result.differences:
+        state = " (pending a fold-in)" if difference.pending else ""
+        print(f"  {difference.day}{state}: " + "; ".join(difference.figures))
+    for month in result.months:
+        print(f"  {month}: per-user sums differ from the sum of its days'")
 
 
 def _date_arguments(args) -> tuple[date, date]:
@@ -152,7 +192,16 @@ def build_parser() -> argparse.ArgumentParser:
     dates.add_argument("--from", dest="first", metavar="YYYY-MM-DD", help="reprocess from this day ...")
     p.add_argument("--to", dest="last", metavar="YYYY-MM-DD", help="... to this one, inclusive")
     p.add_argument("--wait", action="store_true", help="if another run is going, wait for it instead of failing")
+    p.add_argument("--enqueue", action="store_true",
+                   help="queue the run for a worker (as POST .../etl-runs does) instead of running it here")
     p.set_defaults(handler=cmd_etl)
+
+    p = commands.add_parser(
+        "verify", help="recompute the stored days from the base tables and print those that differ (exit 1 if any)")
+    p.add_argument("--from", dest="first", metavar="YYYY-MM-DD", help="first stored day to check (default: all)")
+    p.add_argument("--to", dest="last", metavar="YYYY-MM-DD", help="last stored day to check (default: all)")
+    p.add_argument("--repair", action="store_true", help="materialize the days that differ again, then check again")
+    p.set_defaults(handler=cmd_verify)
 
     p = commands.add_parser("scheduler", help="enqueue the nightly ETL at 03:00 REPORT_TIMEZONE")
     p.set_defaults(handler=cmd_scheduler)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
@@ -52,11 +52,12 @@ class _Run:
 def run_etl(engine: Engine, settings: Settings, *, cleanup: Cleanup | None, trigger: str,
             dates: list[date] | None = None, wait: bool = False, out: TextIO | None = None,
             clock: Callable[[], datetime] = utc_now, poll_seconds: float = 1.0,
-            queued_run: int | None = None) -> EtlResult:
+            queued_run: int | None = None, part_of: Mapping[date, datetime] | None = None) -> EtlResult:
     """Materialize `dates` (checked by plan.requested_dates), or with None the nightly choice,
     made once the lock is held, folding in their pending changes; then run `cleanup`, if any.
     With `queued_run` (the id of a run queued through the API, core.etl.runs) the dates are
     that record's, as they are once the lock is held: later requests may have joined it.
+    `part_of` materializes some of the days only up to an instant (today, by `verify --repair`).
 
     Raises EtlAlreadyRunning if another run holds the lock (unless `wait`), EtlFailed if a day or the cleanup fails: the days done before it stay
     materialized, the failing one and its pending changes as they were.
@@ -75,7 +76,7 @@ def run_etl(engine: Engine, settings: Settings, *, cleanup: Cleanup | None, trig
         with engine.connect() as conn:
             if dates is None:
                 dates = nightly_dates(conn, tz, settings.etl_lookback_days, local_today(tz, clock()))
-            plan = exact_plan(conn, tz, dates)
+            plan = exact_plan(conn, tz, dates, part_of)
         return _run(engine, settings, plan, lock, etl_log, cleanup, trigger, clock, queued_run)
 
 

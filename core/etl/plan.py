@@ -9,6 +9,7 @@ later days never are.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -92,10 +93,14 @@ class FoldPlan:
         return sorted(self.days)
 
 
-def exact_plan(conn: Connection, tz: ZoneInfo, dates: list[date]) -> FoldPlan:
-    """Exactly `dates`, whole, each folding in its pending changes."""
+def exact_plan(conn: Connection, tz: ZoneInfo, dates: list[date],
+               partial: Mapping[date, datetime] | None = None) -> FoldPlan:
+    """Exactly `dates`, each folding in its pending changes: whole, or up to the instant
+    `partial` gives for it (today)."""
     pending = changes.by_day(changes.pending(conn), tz)
-    return FoldPlan(days=dict.fromkeys(dates), folded={day: pending[day] for day in dates if day in pending})
+    partial = partial or {}
+    return FoldPlan(days={day: partial.get(day) for day in dates},
+                    folded={day: pending[day] for day in dates if day in pending})
 
 
 def fold_plan(conn: Connection, tz: ZoneInfo, now: datetime) -> FoldPlan:
@@ -125,3 +130,10 @@ def fold_plan(conn: Connection, tz: ZoneInfo, now: datetime) -> FoldPlan:
         else:
             plan.dropped += day_changes
     return plan
+
+
+def partial_days_of(conn: Connection, days: Iterable[date]) -> dict[date, datetime]:
+    """Those of `days` stored in part (today), with the instant they are covered until."""
+    daily = analytics_token_daily.c
+    return dict(conn.execute(sa.select(daily.date, daily.covered_until)
+                             .where(daily.date.in_(sorted(days)), daily.covered_until.is_not(None))).all())
