@@ -203,6 +203,10 @@ def holds_named_lock(conn: Connection, name: str) -> bool:
     ).scalar() == 1
 
 
+def named_lock_is_used(conn: Connection, name: str) -> bool:
+    return conn.execute(sa.text("SELECT IS_USED_LOCK(:name) IS NOT NULL"), {"name": name}).scalar() == 1
+
+
 def release_named_lock(conn: Connection, name: str) -> None:
     conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": name})
 

@@ -106,23 +106,19 @@ def test_a_database_lock_dies_with_its_holder(db, env):
     lock.release()
 
 
-def test_a_redis_lock_expires_unless_renewed(redis_url):
-    crashed = RedisEtlLock(redis_url, ttl_seconds=0.3)
-    assert crashed.acquire()
-    other = RedisEtlLock(redis_url, ttl_seconds=0.3)
-    assert not other.acquire()
-    time.sleep(0.4)
-    assert other.acquire()
-    with pytest.raises(EtlLockLost):
-        crashed.renew()
-    crashed.release()  # a no-op: it must not release the new holder's lock
-    assert not RedisEtlLock(redis_url).acquire()
+def test_a_holder_that_lost_its_redis_lock_never_releases_the_next_holders(redis_url):
+    import redis
 
-    for _ in range(4):  # renewed every 0.15 s, it outlives its ttl many times over
-        time.sleep(0.15)
-        other.renew()
+    lost = RedisEtlLock(redis_url)
+    assert lost.acquire()
+    redis.Redis.from_url(redis_url).delete("wallet-analytics:etl")  # as if it had expired
+    successor = RedisEtlLock(redis_url)
+    assert successor.acquire()
+    with pytest.raises(EtlLockLost):
+        lost.renew()
+    lost.release()  # a no-op: it must not release the successor's lock
     assert not RedisEtlLock(redis_url).acquire()
-    other.release()
+    successor.release()
     last = RedisEtlLock(redis_url)
     assert last.acquire()
     last.release()
@@ -149,3 +145,61 @@ def test_a_run_whose_database_lock_connection_dies_fails(mysql_url):
     again = etl_lock(settings, engine)
     assert again.acquire()
     again.release()
+
+
+def test_a_live_redis_holder_keeps_its_lock_without_calling_renew(redis_url):
+    holder = RedisEtlLock(redis_url, ttl_seconds=0.3)
+    assert holder.acquire()
+    time.sleep(1.0)  # three ttls: its thread renewed it meanwhile
+    assert not RedisEtlLock(redis_url).acquire()
+    assert RedisEtlLock(redis_url).is_held()
+    holder.renew()
+    holder.release()
+    assert not RedisEtlLock(redis_url).is_held()
+
+
+HOLD_THE_REDIS_LOCK = """
+import sys, time
+from core.etl.lock import RedisEtlLock
+lock = RedisEtlLock(sys.argv[1], ttl_seconds=1)
+assert lock.acquire()
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_killed_redis_holders_lock_is_taken_over_after_its_ttl(redis_url):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_REDIS_LOCK, redis_url], cwd=PROJECT_ROOT,
+                              stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == b"held"
+        time.sleep(1.5)  # past its ttl, but renewed by the holder's thread
+        assert not RedisEtlLock(redis_url).acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    killed_at = time.monotonic()
+    successor = RedisEtlLock(redis_url)
+    while not successor.acquire():
+        assert time.monotonic() - killed_at < 5, "the dead holder's lock was never taken over"
+        time.sleep(0.05)
+    successor.release()
+
+
+def test_status_tells_a_dead_run_from_a_running_one(db, lock_env):
+    from core.dates import utc_now
+    from core.etl import runs
+    from core.etl.status import etl_status
+
+    settings = load_settings(lock_env)
+    runs.start_run(db, "cli", [DAY], utc_now())
+    lock = etl_lock(settings, db)
+    dead = etl_status(db, settings.report_timezone, utc_now(), lock).last_run
+    assert (dead.status, dead.error_message) == ("failed", runs.INTERRUPTED)
+    holder = etl_lock(settings, db)
+    assert holder.acquire()
+    try:
+        assert etl_status(db, settings.report_timezone, utc_now(), lock).last_run.status == "running"
+    finally:
+        holder.release()

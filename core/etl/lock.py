@@ -1,9 +1,9 @@
 """One ETL run at a time, across every machine.
 
 With REDIS_URL the lock is a Redis key (SET NX PX with a random token; released by
-compare-and-delete, both by redis-py's Lock) that expires after LOCK_TTL_SECONDS unless the
-run renews it, which it does after every day: a crashed holder blocks others for at most that
-long. Without Redis it is held in the database: a MariaDB/MySQL named lock (GET_LOCK) on a
+compare-and-delete, both by redis-py's Lock) that expires after LOCK_TTL_SECONDS unless renewed:
+a thread of the holder renews it every third of that, so a long day never loses it, and a
+crashed holder blocks others for at most that long. Without Redis it is held in the database: a MariaDB/MySQL named lock (GET_LOCK) on a
 connection of its own, or an flock on a file beside the SQLite database; the server or the
 kernel drops either when the holder's connection or process dies.
 """
@@ -11,6 +11,7 @@ kernel drops either when the holder's connection or process dies.
 from __future__ import annotations
 
 import fcntl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,8 +26,8 @@ from core.config import Settings
 from core.errors import Conflict, ServiceUnavailable
 
 LOCK_NAME = "wallet-analytics:etl"
-# Far longer than one day takes (well under a minute at 1M ledger rows a year).
-LOCK_TTL_SECONDS = 600
+# How long a crashed holder's lock outlives it; a live holder's thread renews it.
+LOCK_TTL_SECONDS = 60
 
 
 class EtlAlreadyRunning(Conflict):
@@ -44,30 +45,60 @@ class EtlLock(Protocol):
 
     def release(self) -> None: ...
 
+    def is_held(self) -> bool:
+        """Whether any process holds it (a run recorded `running` while none does has died)."""
+
 
 class RedisEtlLock:
-    def __init__(self, redis_url: str, ttl_seconds: int = LOCK_TTL_SECONDS):
-        client = redis.Redis.from_url(redis_url)
+    def __init__(self, redis_url: str, ttl_seconds: float = LOCK_TTL_SECONDS):
+        client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
         # thread_local=False: the token must survive being renewed from any thread.
         self._lock = client.lock(LOCK_NAME, timeout=ttl_seconds, thread_local=False)
+        self._ttl_seconds = ttl_seconds
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+        self._lost: Exception | None = None
 
     def acquire(self) -> bool:
         try:
-            return self._lock.acquire(blocking=False)
+            acquired = self._lock.acquire(blocking=False)
         except redis.exceptions.ConnectionError as error:
             raise ServiceUnavailable(f"cannot reach Redis for the ETL lock ({error})") from error
+        if acquired:
+            self._stop.clear()
+            self._lost = None
+            self._renewer = threading.Thread(target=self._keep_renewing, name="etl-lock-renewer", daemon=True)
+            self._renewer.start()
+        return acquired
+
+    def _keep_renewing(self) -> None:
+        while not self._stop.wait(self._ttl_seconds / 3):
+            try:
+                self._lock.reacquire()
+            except (redis.exceptions.LockError, redis.exceptions.RedisError) as error:
+                self._lost = error
+                return
 
     def renew(self) -> None:
+        """Raises EtlLockLost if the lock expired or was taken (the renewer thread could not
+        renew it in time, e.g. Redis was unreachable for longer than the TTL)."""
         try:
             self._lock.reacquire()
         except redis.exceptions.LockError as error:
-            raise EtlLockLost(f"the ETL lock in Redis was lost ({error})") from error
+            raise EtlLockLost(f"the ETL lock in Redis was lost ({self._lost or error})") from error
 
     def release(self) -> None:
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join()
+            self._renewer = None
         try:
             self._lock.release()
         except redis.exceptions.LockNotOwnedError:
             pass  # it expired already: nothing of ours left to release
+
+    def is_held(self) -> bool:
+        return self._lock.locked()
 
 
 class MySqlEtlLock:
@@ -103,6 +134,10 @@ class MySqlEtlLock:
             self._conn.close()
             self._conn = None
 
+    def is_held(self) -> bool:
+        with self._engine.connect() as conn:
+            return dialect.named_lock_is_used(conn, self.name)
+
 
 class SqliteFileEtlLock:
     def __init__(self, engine: Engine):
@@ -126,6 +161,14 @@ class SqliteFileEtlLock:
         fcntl.flock(self._file, fcntl.LOCK_UN)
         self._file.close()
         self._file = None
+
+    def is_held(self) -> bool:
+        if self._file is not None:
+            return True
+        if not self.acquire():
+            return True
+        self.release()
+        return False
 
 
 def etl_lock(settings: Settings, engine: Engine) -> EtlLock:

@@ -3,7 +3,7 @@ admin status route. Plain data: the web layer renders it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from core import changes
 from core.dates import day_bounds, days, to_local_date
 from core.etl import runs
+from core.etl.lock import EtlLock
 from core.etl.plan import earliest_ledger_day, materialized_days
 from core.tables import analytics_changes, analytics_token_daily
 
@@ -35,7 +36,9 @@ class EtlStatus:
     last_fold_in: runs.EtlRun | None
 
 
-def etl_status(engine: Engine, tz: ZoneInfo, now: datetime) -> EtlStatus:
+def etl_status(engine: Engine, tz: ZoneInfo, now: datetime, lock: EtlLock | None = None) -> EtlStatus:
+    """With the ETL `lock`, a run recorded `running` while nobody holds it is told as the
+    interrupted run it is (the next run records it so)."""
     today = to_local_date(now, tz)
     with engine.connect() as conn:
         earliest = earliest_ledger_day(conn, tz)
@@ -53,9 +56,15 @@ def etl_status(engine: Engine, tz: ZoneInfo, now: datetime) -> EtlStatus:
             earliest_ledger_day=earliest, materialized_through=through, latest_materialized_day=latest,
             missing_days=missing, pending_days=_dirty_days(conn, tz) if backlog.changes else [],
             pending_changes=backlog.changes, oldest_pending_change_at=backlog.oldest_changed_at,
-            last_run=runs.last_run(conn), last_success=runs.last_run(conn, runs.SUCCEEDED),
+            last_run=_alive_or_interrupted(runs.last_run(conn), lock), last_success=runs.last_run(conn, runs.SUCCEEDED),
             last_fold_in=runs.last_run(conn, runs.SUCCEEDED, runs.FOLD_IN),
         )
+
+
+def _alive_or_interrupted(run: runs.EtlRun | None, lock: EtlLock | None) -> runs.EtlRun | None:
+    if run is None or run.status != runs.RUNNING or lock is None or lock.is_held():
+        return run
+    return replace(run, status=runs.FAILED, error_message=runs.INTERRUPTED)
 
 
 def _dirty_days(conn, tz: ZoneInfo) -> list[date]:

@@ -12,6 +12,7 @@ from core.config import Settings
 from core.dates import iso_local, utc_now
 from core.errors import NotFound, ValidationError
 from core.etl import runs
+from core.etl.lock import etl_lock
 from core.etl.requests import parse_etl_request, queue_etl
 from core.etl.status import etl_status
 from core.numbers import is_ascii_digits
@@ -49,7 +50,7 @@ class EtlStatusResource:
 
     def on_get(self, req, resp):
         tz, now = self._settings.report_timezone, utc_now()
-        status = etl_status(self._engine, tz, now)
+        status = etl_status(self._engine, tz, now, etl_lock(self._settings, self._engine))
         oldest = status.oldest_pending_change_at
         resp.media = {
             "timezone": tz.key,
