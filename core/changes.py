@@ -21,9 +21,10 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from core.dates import day_bounds, to_local_date
+from core.dialect import is_sqlite
 from core.tables import analytics_changes
 
 EPOCH = datetime(1970, 1, 1)
@@ -113,3 +114,13 @@ class Backlog:
 def backlog(conn: Connection) -> Backlog:
     count, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(_changes.changed_at))).one()
     return Backlog(int(count), oldest)
+
+
+def forget_all(engine: Engine) -> None:
+    """Empty the log at once (TRUNCATE where there is one): only for a database with no stored
+    day, where no change marks anything (core.demo_data after loading a new history)."""
+    with engine.begin() as conn:
+        if is_sqlite(conn):
+            conn.execute(analytics_changes.delete())
+        else:
+            conn.exec_driver_sql(f"TRUNCATE TABLE {analytics_changes.name}")

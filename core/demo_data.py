@@ -18,11 +18,12 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from core import tables
+from core import changes, tables
 from core.dates import local_midnight_utc, local_today, utc_now
 from core.db import bulk_load_engine
 from core.dialect import bulk_insert, bulk_load_session
 from core.errors import BusinessRuleViolation
+from core.materialize import forget_stored_days
 
 FEATURES = ("chapter_generation", "image_generation", "voice_narration", "translation")
 FEATURE_WEIGHTS = (55, 20, 15, 10)
@@ -276,6 +277,11 @@ def generate(engine: Engine, *, users: int, days: int, seed: int, tz: ZoneInfo, 
         writer.flush()
         bulk_insert(conn, "wallets", ("user_id", "balance_regular", "balance_promo", "updated_at"),
                     [(1, 0, 0, now)] + [(u, sim.regular[u], sim.promo[u], now) for u in user_ids])
+    # A new history: nothing stored about an old one may remain, and with no stored day the
+    # changes the triggers captured while loading mark nothing (forgetting them at once spares
+    # the first ETL run millions of rows to fold in).
+    forget_stored_days(engine)
+    changes.forget_all(engine)
 
     return Summary(
         users=users + 1,

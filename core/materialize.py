@@ -173,3 +173,11 @@ def forget_versions(engine: Engine, days: Iterable[date]) -> None:
     with engine.begin() as conn:
         conn.execute(analytics_daily_users.update().where(analytics_daily_users.c.date.in_(sorted(days)))
                      .values(version=""))
+
+
+def forget_stored_days(engine: Engine) -> None:
+    """Delete every stored day (a new history was written: core.demo_data)."""
+    with engine.begin() as conn:
+        for table in (analytics_token_daily, analytics_daily_breakdown, analytics_daily_users, analytics_user_daily,
+                      analytics_user_monthly, analytics_daily_purchases, analytics_daily_referrals):
+            conn.execute(table.delete())

@@ -113,3 +113,15 @@ def test_the_same_seed_gives_the_same_history(db, history):
 def test_existing_data_is_not_overwritten_by_accident(db, history):
     with pytest.raises(BusinessRuleViolation, match="--replace"):
         demo_data.generate(db, users=5, days=2, seed=1, tz=KOLKATA)
+
+
+def test_a_new_history_leaves_no_stored_day_and_no_pending_change(db):
+    from core.tables import analytics_changes, analytics_token_daily
+
+    demo_data.generate(db, users=5, days=3, seed=1, tz=KOLKATA, rows=100, now=NOW)
+    with db.begin() as conn:  # a day stored from the first history
+        conn.execute(analytics_token_daily.insert().values(date=NOW.date(), by_feature={}, regular_vs_promo={}))
+    demo_data.generate(db, users=5, days=3, seed=2, tz=KOLKATA, rows=100, now=NOW, replace=True)
+    with db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(analytics_token_daily)).scalar() == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(analytics_changes)).scalar() == 0
