@@ -93,6 +93,17 @@ def on_sqlite_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see one snapshot of the database. InnoDB gives one to every
+    transaction (REPEATABLE READ); Python's sqlite3 begins a transaction only before a write,
+    so on SQLite the read transaction is begun here."""
+    with engine.connect() as conn:
+        if is_sqlite(conn):
+            conn.exec_driver_sql("BEGIN")
+        yield conn
+
+
 def upsert(conn: Connection, table: sa.Table, rows: Sequence[dict], key: Iterable[str],
            insert_only: Iterable[str] = ()) -> None:
     """Insert rows, replacing every column of rows whose key already exists but the key's and

@@ -1,5 +1,5 @@
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -100,3 +100,25 @@ def test_numbers_are_inserted_in_chunks_and_anything_else_is_refused(db):
         with pytest.raises(TypeError), db.begin() as conn:
             insert_numbers(conn, analytics_user_daily, ["date", "user_id", "credited", "debited"],
                            [(date(2025, 11, 2), 1, bad, 0)])
+
+
+def test_a_day_whose_data_did_not_change_is_not_rewritten_and_a_rewrite_keeps_created_at(db):
+    add_user(db, 1)
+    add_ledger(db, 1, "credit", 10, "2025-11-02 06:00:00")
+    day = date(2025, 11, 2)
+    materialize_day(db, day, KOLKATA)
+    [first] = _rows(db, analytics_token_daily)
+    with db.begin() as conn:  # as if stored an hour ago, so a rewrite now moves updated_at
+        conn.execute(analytics_token_daily.update().values(
+            created_at=first["created_at"] - timedelta(hours=1), updated_at=first["updated_at"] - timedelta(hours=1)))
+    [stored] = _rows(db, analytics_token_daily)
+
+    materialize_day(db, day, KOLKATA)  # the same data
+    assert _rows(db, analytics_token_daily) == [stored]
+
+    add_ledger(db, 1, "credit", 5, "2025-11-02 07:00:00")
+    materialize_day(db, day, KOLKATA)
+    [rewritten] = _rows(db, analytics_token_daily)
+    assert rewritten["credited"] == 15
+    assert rewritten["created_at"] == stored["created_at"]
+    assert rewritten["updated_at"] > stored["updated_at"]

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from core.analytics.params import Parser, parse_question
 from core.dates import iso_local, utc_now
+from core.dialect import snapshot
 
 FRESH_AS_OF = "X-Data-Fresh-As-Of"
 
@@ -25,8 +26,8 @@ class Question:
     def on_get(self, req, resp):
         arguments = parse_question(req.params, self._options)
         read_at = utc_now()
-        # One transaction: every read sees the same snapshot while the ETL stores days.
-        with self._engine.connect() as conn:
+        # Every read sees the same snapshot while the ETL stores days and folds changes in.
+        with snapshot(self._engine) as conn:
             resp.media = self._answer(conn, tz=self._tz, **arguments)
         # Stored days that a change has made dirty are answered from the base tables, so the
         # answer holds every change committed before the request read them.
