@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from core.errors import ConfigError
+from core.logs import FORMATS, LEVELS
 from core.numbers import is_ascii_digits
 
 VAR_DIR = Path("var")
@@ -37,6 +38,8 @@ class Settings:
     etl_lookback_days: int
     export_stuck_minutes: int
     fold_interval_seconds: int
+    log_format: str
+    log_level: str
     demo: bool
 
     @property
@@ -67,6 +70,8 @@ def load_settings(
         etl_lookback_days=_non_negative_int(env, "ETL_LOOKBACK_DAYS", 2),
         export_stuck_minutes=_non_negative_int(env, "EXPORT_STUCK_MINUTES", 15),
         fold_interval_seconds=_positive_int(env, "FOLD_INTERVAL_SECONDS", 10),
+        log_format=_choice(env, "LOG_FORMAT", FORMATS, "text"),
+        log_level=_choice(env, "LOG_LEVEL", LEVELS, "INFO", fold=str.upper),
         jwt_secret=(jwt_secret := _jwt_secret(env.get("JWT_SECRET") or None, demo=demo, needed=needs_jwt_secret)),
         download_secret=_download_secret(raw_download_secret, jwt_secret),
         demo=demo,
@@ -111,6 +116,13 @@ def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not is_ascii_digits(raw, 6):
         raise ConfigError(f"{name}: expected a whole number of 0 or more, got {raw!r}")
     return int(raw)
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str, fold=str.lower) -> str:
+    raw = env.get(name) or default
+    if fold(raw) not in choices:
+        raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {raw[:40]!r}")
+    return fold(raw)
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

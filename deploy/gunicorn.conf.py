@@ -10,9 +10,9 @@ worker_class = "gthread"
 timeout = int(os.environ.get("WEB_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
-# One line per request, with the request id the middleware echoes.
-accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss rid=%({x-request-id}o)s'
+# The app logs one line per request itself (web.middleware), in LOG_FORMAT, without the query
+# string that gunicorn's access log would print (a download link's signature is in it).
+accesslog = None
 errorlog = "-"
 # gunicorn 24+ opens a control socket at one fixed path per user; two instances would collide
 # and nothing here uses it. (Older versions ignore the unknown name.)

@@ -46,13 +46,21 @@ def _json_handler() -> falcon.media.JSONHandler:
     )
 
 
+class _App(falcon.App):
+    def add_route(self, uri_template: str, resource: object, **kwargs) -> None:
+        # Every GET route answers HEAD too (curl -I, uptime checkers); Falcon drops the body.
+        if hasattr(resource, "on_get") and not hasattr(resource, "on_head"):
+            resource.on_head = resource.on_get
+        super().add_route(uri_template, resource, **kwargs)
+
+
 def create_app(settings: Settings, enqueue_export: Callable[[str], None] | None = None,
                enqueue_etl: Callable[[int], None] | None = None) -> falcon.App:
     """The app; `enqueue_export` and `enqueue_etl` replace the Redis senders (tests that need
     no worker)."""
     logs.install_request_id()
     engine = get_engine(settings.database_url)
-    app = falcon.App(middleware=[RequestIdMiddleware(), AdminAuthMiddleware(settings.jwt_secret)])
+    app = _App(middleware=[RequestIdMiddleware(), AdminAuthMiddleware(settings.jwt_secret)])
     app.req_options.media_handlers[falcon.MEDIA_JSON] = _json_handler()
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = _json_handler()
     errors.register(app)

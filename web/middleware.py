@@ -1,8 +1,10 @@
-"""Request ids and admin authentication."""
+"""Request ids, the request log and admin authentication."""
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 
 from ulid import ULID
 
@@ -13,18 +15,33 @@ from core.auth import verify_admin_token
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
+access_log = logging.getLogger("wallet_analytics.access")
+
+
 class RequestIdMiddleware:
+    """Gives each request its id (and its log lines with it), and logs one line per request:
+    method, route template (never the query string: a download link's signature is in it),
+    status and duration."""
+
     def process_request(self, req, resp):
         incoming = req.get_header("X-Request-Id")
         request_id = incoming if incoming and _SAFE_REQUEST_ID.fullmatch(incoming) else str(ULID())
         req.context.request_id = request_id
-        req.context.log_token = logs.request_id.set(request_id)
+        req.context.started = time.perf_counter()
+        req.context.log_tokens = (logs.request_id.set(request_id), logs.admin_id.set(None))
         resp.set_header("X-Request-Id", request_id)
 
     def process_response(self, req, resp, resource, req_succeeded):
-        token = getattr(req.context, "log_token", None)
-        if token is not None:
-            logs.request_id.reset(token)
+        tokens = getattr(req.context, "log_tokens", None)
+        if tokens is None:
+            return
+        duration_ms = round((time.perf_counter() - req.context.started) * 1000, 1)
+        route = req.uri_template or "(no route)"
+        status = resp.status_code
+        access_log.info("%s %s %s %.1f ms", req.method, route, status, duration_ms,
+                        extra={"method": req.method, "route": route, "status": status, "duration_ms": duration_ms})
+        logs.request_id.reset(tokens[0])
+        logs.admin_id.reset(tokens[1])
 
 
 class AdminAuthMiddleware:
@@ -37,3 +54,4 @@ class AdminAuthMiddleware:
         if resource is None or getattr(resource, "public", False):
             return
         req.context.principal = verify_admin_token(req.get_header("Authorization"), self._secret)
+        logs.admin_id.set(req.context.principal.user_id)

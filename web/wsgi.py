@@ -4,5 +4,6 @@ from core.config import load_settings
 from core.logs import configure_logging
 from web.app import create_app
 
-configure_logging()
-app = create_app(load_settings(needs_jwt_secret=True))
+settings = load_settings(needs_jwt_secret=True)
+configure_logging(settings.log_format, settings.log_level)
+app = create_app(settings)

@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"wallet-analytics: configuration error: {error}", file=sys.stderr)
         return 2
-    configure_logging()
+    configure_logging(settings.log_format, settings.log_level)
     try:
         return args.handler(settings, args) or 0
     except DomainError as error:

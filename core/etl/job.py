@@ -123,6 +123,7 @@ def _run(engine: Engine, settings: Settings, plan: FoldPlan, lock: EtlLock, etl_
         raise EtlFailed(f"ETL run {run.id} failed at {message}") from error
     runs.finish_run(engine, run.id, runs.SUCCEEDED, run.done, clock())
     etl_log.line("=== Analytics ETL Job Completed Successfully ===")
+    log.info("ETL run %s (%s) succeeded: %d day(s)", run.id, trigger, run.done)
     return EtlResult(run_id=run.id, dates=plan.dates, expired_exports=expired)
 
 
