@@ -40,6 +40,9 @@ class Settings:
     fold_interval_seconds: int
     log_format: str
     log_level: str
+    port: int
+    worker_processes: int
+    worker_threads: int
     demo: bool
 
     @property
@@ -72,6 +75,9 @@ def load_settings(
         fold_interval_seconds=_positive_int(env, "FOLD_INTERVAL_SECONDS", 10),
         log_format=_choice(env, "LOG_FORMAT", FORMATS, "text"),
         log_level=_choice(env, "LOG_LEVEL", LEVELS, "INFO", fold=str.upper),
+        port=_port(env),
+        worker_processes=_positive_int(env, "WORKER_PROCESSES", 2),
+        worker_threads=_positive_int(env, "WORKER_THREADS", 4),
         jwt_secret=(jwt_secret := _jwt_secret(env.get("JWT_SECRET") or None, demo=demo, needed=needs_jwt_secret)),
         download_secret=_download_secret(raw_download_secret, jwt_secret),
         demo=demo,
@@ -118,6 +124,13 @@ def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _port(env: Mapping[str, str]) -> int:
+    port = _positive_int(env, "PORT", 8000)
+    if port > 65535:
+        raise ConfigError(f"PORT: expected a port from 1 to 65535, got {port}")
+    return port
+
+
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str, fold=str.lower) -> str:
     raw = env.get(name) or default
     if fold(raw) not in choices:
@@ -126,10 +139,10 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    value = _non_negative_int(env, name, default)
-    if value == 0:
-        raise ConfigError(f"{name}: expected a whole number of 1 or more, got 0")
-    return value
+    raw = env.get(name) or str(default)
+    if not is_ascii_digits(raw, 6) or int(raw) == 0:
+        raise ConfigError(f"{name}: expected a whole number of 1 or more, got {raw[:40]!r}")
+    return int(raw)
 
 
 def _jwt_secret(raw: str | None, *, demo: bool, needed: bool) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -205,8 +206,10 @@ def has_users(engine: Engine) -> bool:
 
 
 def generate(engine: Engine, *, users: int, days: int, seed: int, tz: ZoneInfo, rows: int | None = None,
-             now: datetime | None = None, replace: bool = False) -> Summary:
-    """Write `users` users (plus one admin) and about `rows` ledger rows over the last `days` local days."""
+             now: datetime | None = None, replace: bool = False,
+             progress: Callable[[int, int], None] = lambda done, total: None) -> Summary:
+    """Write `users` users (plus one admin) and about `rows` ledger rows over the last `days`
+    local days; `progress(days done, days)` is called after each day."""
     if users < 1 or days < 1:
         raise BusinessRuleViolation("demo data needs at least 1 user and 1 day")
     now = now or utc_now()
@@ -274,6 +277,7 @@ def generate(engine: Engine, *, users: int, days: int, seed: int, tz: ZoneInfo, 
                     sim.register(user, at)
                 else:
                     sim.event(user, min(at, now), campaigns)
+            progress(d + 1, days)
         writer.flush()
         bulk_insert(conn, "wallets", ("user_id", "balance_regular", "balance_promo", "updated_at"),
                     [(1, 0, 0, now)] + [(u, sim.regular[u], sim.promo[u], now) for u in user_ids])

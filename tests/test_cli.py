@@ -1,8 +1,9 @@
 import jwt
+import pytest
 
 from core.auth import verify_admin_token
 from tests.conftest import JWT_SECRET
-from workers.cli import main
+from workers.cli import build_parser, main
 
 
 def test_migrate_demo_data_and_token(db, env, monkeypatch, capsys):
@@ -61,3 +62,33 @@ def test_a_mysql_database_that_was_never_migrated_gets_the_same_hint(env, mysql_
         with server.connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE {database}")
         server.dispose()
+
+
+def test_version_and_examples_in_every_commands_help(capsys):
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.startswith("wallet-analytics ")
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name in ("migrate", "demo-data", "token", "etl", "verify", "scheduler", "web", "worker", "serve"):
+        text = commands[name].format_help()
+        assert "examples:" in text and "wallet-analytics" in text.split("examples:")[1], name
+
+
+def test_bad_worker_and_port_variables_are_one_line_and_exit_2(monkeypatch, capsys):
+    for name, value in (("WORKER_PROCESSES", "two"), ("WORKER_THREADS", "0"), ("PORT", "70000"),
+                        ("FOLD_INTERVAL_SECONDS", "²")):
+        monkeypatch.setenv(name, value)
+        assert main(["exports", "cleanup"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and name in err
+        monkeypatch.delenv(name)
+
+
+def test_token_hours_outside_1_to_720_are_refused(db, env, monkeypatch, capsys):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for hours in ("-5", "0.5", "100000"):
+        assert main(["token", "--hours", hours]) == 1
+        assert "--hours must be from 1 to 720" in capsys.readouterr().err

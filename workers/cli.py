@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import date, timedelta
 from functools import partial
+from importlib.metadata import version
 from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
@@ -23,9 +23,11 @@ from core.etl.plan import requested_dates
 from core.etl.requests import queue_etl
 from core.exports.maintenance import expire_exports, fail_stuck_exports
 from core.logs import configure_logging
+from core.progress import ProgressLine
 from core.verify import repair, verify
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+MIN_TOKEN_HOURS, MAX_TOKEN_HOURS = 1, 720
 GUNICORN_CONFIG = PROJECT_ROOT / "deploy" / "gunicorn.conf.py"
 
 
@@ -43,10 +45,12 @@ def cmd_demo_data(settings: Settings, args) -> int:
     if args.if_empty and demo_data.has_users(engine):
         print("demo data: the database already has users; left as it is")
         return 0
+    progress = ProgressLine(sys.stdout, "days")
     summary = demo_data.generate(
         engine, users=args.users, days=args.days, seed=args.seed, rows=args.rows,
-        tz=settings.report_timezone, replace=args.replace,
+        tz=settings.report_timezone, replace=args.replace, progress=progress.update,
     )
+    progress.end()
     print(
         f"demo data: {summary.users} users, {summary.ledger_rows} ledger rows, {summary.purchases} purchases, "
         f"{summary.referrals} referrals, {summary.authorizations} authorizations, "
@@ -56,6 +60,8 @@ def cmd_demo_data(settings: Settings, args) -> int:
 
 
 def cmd_token(settings: Settings, args) -> int:
+    if not MIN_TOKEN_HOURS <= args.hours <= MAX_TOKEN_HOURS:
+        raise ValidationError(f"--hours must be from {MIN_TOKEN_HOURS} to {MAX_TOKEN_HOURS} (30 days), got {args.hours:g}")
     token = mint_admin_token(
         get_engine(settings.database_url), settings.jwt_secret,
         user_id=args.user_id, username=None if args.user_id else args.username,
@@ -150,43 +156,69 @@ def cmd_web(settings: Settings, args) -> int:
 def cmd_worker(settings: Settings, args) -> int:
     from dramatiq.cli import main as dramatiq_main
 
-    sys.argv = ["dramatiq", "workers.actors", "--processes", str(args.processes), "--threads", str(args.threads)]
+    processes = args.processes or settings.worker_processes
+    threads = args.threads or settings.worker_threads
+    sys.argv = ["dramatiq", "workers.actors", "--processes", str(processes), "--threads", str(threads)]
     return dramatiq_main()
 
 
 def cmd_serve(settings: Settings, args) -> int:
     from workers.serve import serve
 
-    return serve(settings, port=args.port)
+    return serve(settings, port=args.port or settings.port)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults after every option's help, and examples kept as written."""
+
+
+def _command(commands, name: str, help: str, examples: str, **defaults) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, help=help, description=help, formatter_class=_HelpFormatter,
+                                 epilog=f"examples:\n{examples}")
+    parser.set_defaults(**defaults)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wallet-analytics", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="wallet-analytics", description=__doc__, formatter_class=_HelpFormatter,
+        epilog="Configuration comes from the environment (DATABASE_URL, REDIS_URL, JWT_SECRET, ...): see the "
+               "README. `wallet-analytics COMMAND --help` shows each command's options and examples.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('wallet-analytics')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = commands.add_parser("migrate", help="bring the database schema up to date (Alembic)")
-    p.add_argument("--revision", default="head")
-    p.set_defaults(handler=cmd_migrate)
+    p = _command(commands, "migrate", "bring the database schema up to date (Alembic)",
+                 "  wallet-analytics migrate\n  wallet-analytics migrate --revision 0005_day_versions",
+                 handler=cmd_migrate)
+    p.add_argument("--revision", default="head", help="the Alembic revision to upgrade to")
 
-    p = commands.add_parser("demo-data", help="write a realistic wallet history")
-    p.add_argument("--users", type=int, default=500)
-    p.add_argument("--days", type=int, default=90)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--rows", type=int, default=None, help="ledger rows, about (default: 50 per user)")
+    p = _command(commands, "demo-data", "write a realistic wallet history ending now",
+                 "  wallet-analytics demo-data --users 500 --days 90\n"
+                 "  wallet-analytics demo-data --users 100000 --days 365 --rows 10000000 --replace",
+                 handler=cmd_demo_data)
+    p.add_argument("--users", type=int, default=500, help="users besides the admin")
+    p.add_argument("--days", type=int, default=90, help="local days of history, ending today")
+    p.add_argument("--seed", type=int, default=1, help="random seed: the same seed writes the same history")
+    p.add_argument("--rows", type=int, default=None, help="ledger rows, about (None: 50 per user)")
     p.add_argument("--replace", action="store_true", help="delete the existing wallet data first")
     p.add_argument("--if-empty", action="store_true", help="do nothing if the database has users")
-    p.set_defaults(handler=cmd_demo_data)
 
-    p = commands.add_parser("token", help="mint an admin JWT for an existing admin user")
+    p = _command(commands, "token", "mint an admin JWT for an existing admin user",
+                 "  wallet-analytics token\n  wallet-analytics token --user-id 7 --hours 1",
+                 handler=cmd_token, needs_jwt_secret=True)
     who = p.add_mutually_exclusive_group()
-    who.add_argument("--user-id", type=int)
-    who.add_argument("--username", default=demo_data.ADMIN_USERNAME)
-    p.add_argument("--hours", type=float, default=12.0)
-    p.set_defaults(handler=cmd_token, needs_jwt_secret=True)
+    who.add_argument("--user-id", type=int, help="the admin's user id (instead of --username)")
+    who.add_argument("--username", default=demo_data.ADMIN_USERNAME, help="the admin's username")
+    p.add_argument("--hours", type=float, default=12.0,
+                   help=f"how long the token is valid, {MIN_TOKEN_HOURS} to {MAX_TOKEN_HOURS}")
 
-    p = commands.add_parser(
-        "etl", help="materialize days: no options picks the missing days and the lookback; "
-        "--date/--from --to reprocess exactly those")
+    p = _command(commands, "etl", "materialize days: no options picks the missing days and the lookback; "
+                 "--date/--from --to reprocess exactly those",
+                 "  wallet-analytics etl                      # the nightly choice\n"
+                 "  wallet-analytics etl --date 2025-11-07\n"
+                 "  wallet-analytics etl --from 2025-11-01 --to 2025-11-07 --wait\n"
+                 "  wallet-analytics etl --from 2025-11-01 --to 2025-11-07 --enqueue   # on the workers",
+                 handler=cmd_etl)
     dates = p.add_mutually_exclusive_group()
     dates.add_argument("--date", metavar="YYYY-MM-DD", help="reprocess this one day")
     dates.add_argument("--from", dest="first", metavar="YYYY-MM-DD", help="reprocess from this day ...")
@@ -194,37 +226,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="if another run is going, wait for it instead of failing")
     p.add_argument("--enqueue", action="store_true",
                    help="queue the run for a worker (as POST .../etl-runs does) instead of running it here")
-    p.set_defaults(handler=cmd_etl)
 
-    p = commands.add_parser(
-        "verify", help="recompute the stored days from the base tables and print those that differ (exit 1 if any)")
-    p.add_argument("--from", dest="first", metavar="YYYY-MM-DD", help="first stored day to check (default: all)")
-    p.add_argument("--to", dest="last", metavar="YYYY-MM-DD", help="last stored day to check (default: all)")
+    p = _command(commands, "verify", "recompute the stored days from the base tables and print those that differ "
+                 "(exit 1 if any)",
+                 "  wallet-analytics verify\n  wallet-analytics verify --from 2025-11-01 --to 2025-11-30 --repair",
+                 handler=cmd_verify)
+    p.add_argument("--from", dest="first", metavar="YYYY-MM-DD", help="first stored day to check (None: all)")
+    p.add_argument("--to", dest="last", metavar="YYYY-MM-DD", help="last stored day to check (None: all)")
     p.add_argument("--repair", action="store_true", help="materialize the days that differ again, then check again")
-    p.set_defaults(handler=cmd_verify)
 
-    p = commands.add_parser("scheduler", help="enqueue the nightly ETL at 03:00 REPORT_TIMEZONE")
-    p.set_defaults(handler=cmd_scheduler)
+    _command(commands, "scheduler", "send the nightly ETL at 03:00 REPORT_TIMEZONE and a fold-in every "
+             "FOLD_INTERVAL_SECONDS", "  wallet-analytics scheduler", handler=cmd_scheduler)
 
     p = commands.add_parser("exports", help="export housekeeping")
     exports = p.add_subparsers(dest="exports_command", required=True, metavar="COMMAND")
-    p = exports.add_parser(
-        "cleanup",
-        help="expire ready exports past expires_at (deleting their files) and fail exports stuck preparing",
-    )
-    p.set_defaults(handler=cmd_exports_cleanup)
+    _command(exports, "cleanup",
+             "expire ready exports past expires_at (deleting their files) and fail exports stuck preparing",
+             "  wallet-analytics exports cleanup", handler=cmd_exports_cleanup)
 
-    p = commands.add_parser("web", help="serve the API with gunicorn (deploy/gunicorn.conf.py)")
-    p.set_defaults(handler=cmd_web, needs_jwt_secret=True)
+    _command(commands, "web", "serve the API with gunicorn (deploy/gunicorn.conf.py)",
+             "  PORT=8000 WEB_CONCURRENCY=2 wallet-analytics web", handler=cmd_web, needs_jwt_secret=True)
 
-    p = commands.add_parser("worker", help="run Dramatiq workers on REDIS_URL")
-    p.add_argument("--processes", type=int, default=int(os.environ.get("WORKER_PROCESSES", "2")))
-    p.add_argument("--threads", type=int, default=int(os.environ.get("WORKER_THREADS", "4")))
-    p.set_defaults(handler=cmd_worker)
+    p = _command(commands, "worker", "run Dramatiq workers on REDIS_URL",
+                 "  wallet-analytics worker\n  wallet-analytics worker --processes 4 --threads 2", handler=cmd_worker)
+    p.add_argument("--processes", type=int, default=None, help="worker processes (None: WORKER_PROCESSES, 2)")
+    p.add_argument("--threads", type=int, default=None, help="threads per process (None: WORKER_THREADS, 4)")
 
-    p = commands.add_parser("serve", help="all-in-one demo: API and an in-process worker")
-    p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    p.set_defaults(handler=cmd_serve, needs_jwt_secret=True, demo=True)
+    p = _command(commands, "serve", "all-in-one demo: API, an in-process worker and the scheduler's jobs",
+                 "  wallet-analytics serve --port 8000", handler=cmd_serve, needs_jwt_secret=True, demo=True)
+    p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (None: PORT, 8000)")
     return parser
 
 
