@@ -8,6 +8,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,6 +20,8 @@ from core.logs import FORMATS, LEVELS
 from core.numbers import is_ascii_digits
 
 VAR_DIR = Path("var")
+# prometheus-client's own variable: where every process of a host writes its metrics (core.metrics).
+PROMETHEUS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'wallet.db'}"
 DEMO_SECRET_FILE = VAR_DIR / "demo-jwt-secret"
 SUPPORTED_DRIVERS = {"sqlite", "mysql", "mariadb"}
@@ -41,6 +44,8 @@ class Settings:
     log_format: str
     log_level: str
     port: int
+    metrics_dir: Path
+    metrics_allow: tuple[IPv4Network | IPv6Network, ...]
     worker_processes: int
     worker_threads: int
     demo: bool
@@ -76,6 +81,8 @@ def load_settings(
         log_format=_choice(env, "LOG_FORMAT", FORMATS, "text"),
         log_level=_choice(env, "LOG_LEVEL", LEVELS, "INFO", fold=str.upper),
         port=_port(env),
+        metrics_dir=Path(env.get("METRICS_DIR") or VAR_DIR / "metrics"),
+        metrics_allow=_networks(env, "METRICS_ALLOW", "127.0.0.1/32,::1/128"),
         worker_processes=_positive_int(env, "WORKER_PROCESSES", 2),
         worker_threads=_positive_int(env, "WORKER_THREADS", 4),
         jwt_secret=(jwt_secret := _jwt_secret(env.get("JWT_SECRET") or None, demo=demo, needed=needs_jwt_secret)),
@@ -122,6 +129,14 @@ def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not is_ascii_digits(raw, 6):
         raise ConfigError(f"{name}: expected a whole number of 0 or more, got {raw!r}")
     return int(raw)
+
+
+def _networks(env: Mapping[str, str], name: str, default: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    raw = env.get(name) or default
+    try:
+        return tuple(ip_network(part.strip()) for part in raw.split(",") if part.strip())
+    except ValueError as error:
+        raise ConfigError(f"{name}: expected addresses or networks separated by commas ({error})") from None
 
 
 def _port(env: Mapping[str, str]) -> int:

@@ -17,3 +17,10 @@ errorlog = "-"
 # gunicorn 24+ opens a control socket at one fixed path per user; two instances would collide
 # and nothing here uses it. (Older versions ignore the unknown name.)
 control_socket_disable = True
+
+
+def child_exit(server, worker):
+    """A web worker that exits leaves its counters for /metrics but not its live gauges."""
+    from core.metrics import mark_process_dead
+
+    mark_process_dead(worker.pid)

@@ -8,8 +8,13 @@ MariaDB half is skipped with the reason.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 import uuid
+
+# prometheus-client reads this when first imported (core.metrics): every process of the test run
+# (and the workers it starts) writes its metrics to one directory of its own, as on a host.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="wa-test-metrics-"))
 
 import falcon.testing
 import jwt

@@ -152,7 +152,7 @@ def test_the_openapi_document_is_public_and_lists_every_route(db, client):
     assert response.status_code == 200
     assert response.json["openapi"] == "3.1.0"
     assert set(response.json["paths"]) == {
-        "/healthz", "/readyz", "/api/v1/openapi.json", "/admin/",
+        "/healthz", "/readyz", "/metrics", "/api/v1/openapi.json", "/admin/",
         *(f"{API}{path}" for path in ("/tokens/overview", "/tokens/trend", "/tokens/by-feature",
                                       "/tokens/composition", "/users/top", "/purchases", "/promotions",
                                       "/status", "/etl-runs", "/etl-runs/{run_id}", "/exports", "/exports/{export_id}",

@@ -16,7 +16,7 @@ from core.db import get_engine
 from core.exports.links import DOWNLOAD_PATH
 from web import errors, openapi
 from web.middleware import AdminAuthMiddleware, RequestIdMiddleware
-from web.resources import dashboard, etl, exports, health
+from web.resources import dashboard, etl, exports, health, metrics
 from web.resources.analytics import Question
 from workers.enqueue import etl_run_enqueuer, export_enqueuer
 
@@ -67,6 +67,7 @@ def create_app(settings: Settings, enqueue_export: Callable[[str], None] | None 
 
     app.add_route("/healthz", health.Health())
     app.add_route("/readyz", health.Ready(engine, settings.redis_url))
+    app.add_route("/metrics", metrics.Metrics(engine, settings))
     app.add_route(openapi.PATH, openapi.Document())
     for path, (answer, options) in ANALYTICS_ROUTES.items():
         app.add_route(f"{openapi.API}{path}", Question(engine, settings.report_timezone, answer, options))

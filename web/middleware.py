@@ -8,7 +8,7 @@ import time
 
 from ulid import ULID
 
-from core import logs
+from core import logs, metrics
 from core.auth import verify_admin_token
 
 # Accept a caller's id only if it is short and printable, so it is safe in logs and headers.
@@ -40,6 +40,8 @@ class RequestIdMiddleware:
         status = resp.status_code
         access_log.info("%s %s %s %.1f ms", req.method, route, status, duration_ms,
                         extra={"method": req.method, "route": route, "status": status, "duration_ms": duration_ms})
+        metrics.HTTP_REQUESTS.labels(route, req.method, str(status)).inc()
+        metrics.HTTP_DURATION.labels(route, req.method).observe(duration_ms / 1000)
         logs.request_id.reset(tokens[0])
         logs.admin_id.reset(tokens[1])
 

@@ -415,6 +415,11 @@ PATHS = {
                         "security": [],
                         "responses": {"200": _json(_ref("Ready"), "Ready"),
                                       "503": _json(_ref("Ready"), "A dependency is unreachable")}}},
+    "/metrics": {"get": {"summary": "Prometheus metrics of the host's processes (METRICS_ALLOW addresses only, "
+                                    "else 404)", "tags": ["operations"], "security": [],
+                         "responses": {"200": {"description": "Prometheus text format 0.0.4",
+                                               "content": {"text/plain": {"schema": {"type": "string"}}}},
+                                       "404": _error("not_found: the caller's address is not in METRICS_ALLOW")}}},
     PATH: {"get": {"summary": "This document", "tags": ["operations"], "security": [],
                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")}}},
     "/admin/": {"get": {"summary": "The admin dashboard page (it holds no data)", "tags": ["dashboard"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import date, timedelta
 from functools import partial
@@ -13,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from core import demo_data
 from core.auth import mint_admin_token
-from core.config import Settings, load_settings
+from core.config import PROMETHEUS_DIR_VARIABLE, Settings, load_settings
 from core.dates import local_today, parse_date, utc_now
 from core.db import get_engine
 from core.dialect import is_missing_table
@@ -258,6 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _share_metrics_directory(settings: Settings) -> None:
+    """Every process this one starts (gunicorn and Dramatiq workers) writes its metrics there
+    (core.metrics); prometheus-client reads the variable when it is first imported."""
+    settings.metrics_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault(PROMETHEUS_DIR_VARIABLE, str(settings.metrics_dir))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -268,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wallet-analytics: configuration error: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level)
+    _share_metrics_directory(settings)
     try:
         return args.handler(settings, args) or 0
     except DomainError as error:

@@ -11,13 +11,14 @@ from functools import partial
 import dramatiq
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
+from core import metrics
 from core.config import Settings
 from core.db import get_engine
 from core.etl.job import fold_in, run_etl
 from core.etl.lock import EtlAlreadyRunning
 from core.exports.generation import generate_export
 from core.exports.maintenance import expire_exports
-from core.exports.records import fail_export
+from core.exports.records import fail_export, load_export
 
 EXPORTS_QUEUE = "exports"
 GENERATE_EXPORT = "generate_export"
@@ -32,6 +33,18 @@ QUEUED_ETL = "queued_etl"
 ETL_TIME_LIMIT_MS = 6 * 3600 * 1000
 
 
+def _observe_export(record: dict | None) -> None:
+    if record is None or record["status"] == "preparing":
+        return
+    dataset, file_format = record["dataset"], record["type"]
+    metrics.EXPORTS_FINISHED.labels(dataset, file_format, record["status"]).inc()
+    if record["completed_at"] is not None:
+        metrics.EXPORT_DURATION.labels(dataset, file_format).observe(
+            (record["completed_at"] - record["created_at"]).total_seconds())
+    if record["status"] == "ready":
+        metrics.EXPORT_ROWS.labels(dataset, file_format).inc(record["actual_rows"] or 0)
+
+
 def declare_actors(broker: dramatiq.Broker, settings: Settings) -> dict[str, dramatiq.Actor]:
     engine = get_engine(settings.database_url)
 
@@ -42,6 +55,7 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings) -> dict[str, dra
             generate_export(engine, settings, export_id)
         except TimeLimitExceeded:  # raised into this thread by Dramatiq; core has removed its temp file
             fail_export(engine, export_id, f"Timed out after {EXPORT_TIME_LIMIT_MS // 60_000} minutes; narrow the filters")
+        _observe_export(load_export(engine, export_id))
 
     def nightly_etl() -> None:
         """The scheduled run, then the expired-export cleanup; waits for a run in progress

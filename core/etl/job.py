@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,7 +15,7 @@ from typing import TextIO
 
 from sqlalchemy.engine import Engine
 
-from core import changes
+from core import changes, metrics
 from core.config import Settings
 from core.dates import days, iso_local, local_today, utc_now
 from core.errors import DomainError
@@ -105,6 +106,7 @@ def _run(engine: Engine, settings: Settings, plan: FoldPlan, lock: EtlLock, etl_
     """Record, log and materialize the plan's days, then run `cleanup` (with the lock held)."""
     run = _Run(runs.start_run(engine, trigger, plan.dates, clock(), queued_run))
     expired = 0
+    started = time.perf_counter()
     try:
         _materialize(engine, settings, plan, lock, etl_log, run)
         if cleanup is not None:
@@ -116,15 +118,23 @@ def _run(engine: Engine, settings: Settings, plan: FoldPlan, lock: EtlLock, etl_
         etl_log.end_progress()
         message = f"{run.step}: {type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
         runs.finish_run(engine, run.id, runs.FAILED, run.done, clock(), message)
+        _observe(trigger, runs.FAILED, run.done, started)
         etl_log.line(f"=== Analytics ETL Job Failed ({message}) ===")
         if not isinstance(error, Exception):
             raise  # KeyboardInterrupt, SystemExit: recorded, then let them stop the process
         log.exception("ETL run %s failed", run.id)
         raise EtlFailed(f"ETL run {run.id} failed at {message}") from error
     runs.finish_run(engine, run.id, runs.SUCCEEDED, run.done, clock())
+    _observe(trigger, runs.SUCCEEDED, run.done, started)
     etl_log.line("=== Analytics ETL Job Completed Successfully ===")
     log.info("ETL run %s (%s) succeeded: %d day(s)", run.id, trigger, run.done)
     return EtlResult(run_id=run.id, dates=plan.dates, expired_exports=expired)
+
+
+def _observe(trigger: str, status: str, days: int, started: float) -> None:
+    metrics.ETL_RUNS.labels(trigger, status).inc()
+    metrics.ETL_DURATION.labels(trigger).observe(time.perf_counter() - started)
+    metrics.ETL_DAYS.labels(trigger).inc(days)
 
 
 def _materialize(engine: Engine, settings: Settings, plan: FoldPlan, lock: EtlLock, etl_log: EtlLog,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import falcon
 from sqlalchemy.engine import Engine
 
+from core import metrics
 from core.config import Settings
 from core.dates import iso_local
 from core.errors import ServiceUnavailable
@@ -65,6 +66,7 @@ class Exports:
         except ServiceUnavailable:
             records.fail_export(self._engine, record["id"], QUEUE_DOWN_MESSAGE)
             raise
+        metrics.EXPORTS_CREATED.labels(record["dataset"], record["type"]).inc()
         resp.status = falcon.HTTP_201
         resp.location = f"{req.path}/{record['id']}"
         _render(resp, record, self._settings)
