@@ -59,7 +59,7 @@ def generate_export(engine: Engine, settings: Settings, export_id: str, *,
             log.warning("export %s: transient database error (%s); retry %d in %.0fs",
                         export_id, type(error).__name__, attempt, delay)
             sleep(delay)
-        except Exception as error:  # noqa: BLE001 (whatever it was, the admin gets a status, not a stuck export)
+        except Exception as error:  # whatever it was, the admin gets a status, not a stuck export
             _fail(engine, export_id, error)
             return
 

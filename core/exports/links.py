@@ -78,7 +78,7 @@ def open_download(engine, settings: Settings, requested_name: str, expires: str 
     if path.resolve().parent != settings.export_dir.resolve():
         raise NotFound(NOT_FOUND)
     try:
-        stream = open(path, "rb")  # noqa: SIM115 (the web layer streams it, and closes it when done)
+        stream = open(path, "rb")  # the web layer streams it, and closes it when done
     except FileNotFoundError:
         raise NotFound(NOT_FOUND) from None
     local_created = record["created_at"].replace(tzinfo=UTC).astimezone(settings.report_timezone)
