@@ -18,6 +18,7 @@ from core.exports.datasets import (
 )
 from core.exports.links import DOWNLOAD_PATH
 from core.exports.records import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, MAX_ROWS
+from core.exports.writers import PROGRESS_EVERY
 from core.tables import ETL_RUN_STATUSES, EXPORT_TYPES, TOKEN_TYPES
 from web.resources.exports import RETRY_AFTER_SECONDS
 
@@ -125,7 +126,7 @@ def _export_request(dataset: Dataset) -> dict:
 
 
 _EXPORT_STATUS_FIELDS = {  # what each status adds to the fields every export has
-    "preparing": {"rows_written": {**_COUNT, "description": "updated every 1,000 rows"}},
+    "preparing": {"rows_written": {**_COUNT, "description": f"updated every {PROGRESS_EVERY:,} rows"}},
     "ready": {
         "actual_rows": _COUNT,
         "download_url": {"type": "string", "pattern": f"^{DOWNLOAD_PATH}/",
