@@ -40,7 +40,6 @@ def test_nothing_is_materialized_through_a_missing_first_day(db, settings):
 def test_the_status_route_tells_an_admin_how_far_the_data_reaches(db, settings, client, admin_headers):
     today = local_today(KOLKATA)
     yesterday = today - timedelta(days=1)
-    add_user(db, 1, role="admin")
     add_ledger(db, 1, "credit", 10, f"{yesterday - timedelta(days=2)} 06:00:00")
     etl(db, settings, dates=[yesterday - timedelta(days=2)])
     with db.begin() as conn:

@@ -18,8 +18,7 @@ RANGE = {"from": "2025-11-01", "to": "2025-11-08"}
 
 
 @pytest.fixture
-def admins(db):
-    f.add_user(db, 1, role="admin")
+def admins(db, admin_headers):
     f.add_user(db, 2, role="admin")
     return db
 

@@ -15,7 +15,6 @@ from tests.exports_support import EXPORTS, create, wait_until_done
 
 @pytest.fixture
 def ready_export(client, admin_headers, db, worker):
-    f.add_user(db, 1, role="admin", username="admin")
     f.add_user(db, 2)
     return wait_until_done(client, admin_headers, create(client, admin_headers, {"dataset": "users"})["export_id"])
 
@@ -51,7 +50,6 @@ def test_the_status_of_a_ready_export(client, admin_headers, ready_export):
 
 
 def test_json_downloads_say_so(client, admin_headers, db, worker):
-    f.add_user(db, 1, role="admin")
     done = wait_until_done(client, admin_headers,
                            create(client, admin_headers, {"type": "json", "dataset": "users"})["export_id"])
     response = client.simulate_get(done["download_url"])

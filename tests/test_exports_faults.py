@@ -33,8 +33,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def admin(db):
-    f.add_user(db, 1, role="admin", username="admin")
+def admin(db, admin_headers):
     return db
 
 

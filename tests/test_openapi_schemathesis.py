@@ -45,8 +45,7 @@ ADMIN_USER_ID = 1  # the `sub` of admin_headers
 
 
 def _seed(engine):
-    for user in (1, 2):
-        add_user(engine, user)
+    add_user(engine, 2)  # user 1 is the admin of `admin_headers`
     add_campaign(engine, "diwali")
     add_ledger(engine, 1, "credit", 500, "2025-11-01 06:00:00")
     add_ledger(engine, 2, "debit", 200, "2025-11-02 06:00:00", token_type="promo", reason="chapter_generation")

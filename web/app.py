@@ -11,6 +11,7 @@ import orjson
 
 from core import analytics, logs
 from core.analytics import params
+from core.auth import CurrentAdmins
 from core.config import Settings
 from core.db import get_engine
 from core.exports.links import DOWNLOAD_PATH
@@ -50,7 +51,8 @@ def create_app(settings: Settings, enqueue_export: Callable[[str], None] | None 
     """The app; `enqueue_export` replaces the Redis enqueuer (tests that need no worker)."""
     logs.install_request_id()
     engine = get_engine(settings.database_url)
-    app = falcon.App(middleware=[RequestIdMiddleware(), AdminAuthMiddleware(settings.jwt_secret)])
+    auth = AdminAuthMiddleware(settings.jwt_secret, CurrentAdmins(engine))
+    app = falcon.App(middleware=[RequestIdMiddleware(), auth])
     app.req_options.media_handlers[falcon.MEDIA_JSON] = _json_handler()
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = _json_handler()
     errors.register(app)
