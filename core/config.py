@@ -36,6 +36,7 @@ class Settings:
     report_timezone: ZoneInfo
     etl_lookback_days: int
     export_stuck_minutes: int
+    export_requeue_minutes: int
     demo: bool
 
     @property
@@ -65,6 +66,7 @@ def load_settings(
         report_timezone=_timezone(env.get("REPORT_TIMEZONE") or "Asia/Kolkata"),
         etl_lookback_days=_non_negative_int(env, "ETL_LOOKBACK_DAYS", 2),
         export_stuck_minutes=_non_negative_int(env, "EXPORT_STUCK_MINUTES", 15),
+        export_requeue_minutes=_non_negative_int(env, "EXPORT_REQUEUE_MINUTES", 5),
         jwt_secret=(jwt_secret := _jwt_secret(env.get("JWT_SECRET") or None, demo=demo, needed=needs_jwt_secret)),
         download_secret=_download_secret(raw_download_secret, jwt_secret),
         demo=demo,

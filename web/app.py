@@ -14,12 +14,11 @@ from core.analytics import params
 from core.auth import CurrentAdmins
 from core.config import Settings
 from core.db import get_engine
-from core.exports.links import DOWNLOAD_PATH
 from web import errors, openapi
 from web.middleware import AdminAuthMiddleware, RequestIdMiddleware
 from web.resources import dashboard, etl, exports, health
 from web.resources.analytics import Question
-from workers.enqueue import export_enqueuer
+from workers.enqueue import export_enqueuer, sending_broker
 
 # path under openapi.API -> (analytics function, its options beyond from/to)
 ANALYTICS_ROUTES = {
@@ -48,7 +47,7 @@ def _json_handler() -> falcon.media.JSONHandler:
 
 
 def create_app(settings: Settings, enqueue_export: Callable[[str], None] | None = None) -> falcon.App:
-    """The app; `enqueue_export` replaces the Redis enqueuer (tests that need no worker)."""
+    """The app; `enqueue_export` replaces the enqueuer of the process's broker (tests bring their own)."""
     logs.install_request_id()
     engine = get_engine(settings.database_url)
     auth = AdminAuthMiddleware(settings.jwt_secret, CurrentAdmins(engine))
@@ -63,10 +62,10 @@ def create_app(settings: Settings, enqueue_export: Callable[[str], None] | None 
     for path, (answer, options) in ANALYTICS_ROUTES.items():
         app.add_route(f"{openapi.API}{path}", Question(engine, settings.report_timezone, answer, options))
     app.add_route(f"{openapi.API}/status", etl.EtlStatusResource(engine, settings.report_timezone))
-    enqueue_export = enqueue_export or export_enqueuer(settings)
+    enqueue_export = enqueue_export or export_enqueuer(sending_broker(settings))
     app.add_route(f"{openapi.API}/exports", exports.Exports(engine, settings, enqueue_export))
     app.add_route(f"{openapi.API}/exports/{{export_id}}", exports.Export(engine, settings))
-    app.add_route(f"{DOWNLOAD_PATH}/{{file_name}}", exports.Download(engine, settings))
+    app.add_route(f"{exports.DOWNLOAD_PATH}/{{file_name}}", exports.Download(engine, settings))
     app.add_route(f"{openapi.API}/meta", dashboard.ReportMeta(settings.report_timezone))
     app.add_route(f"{openapi.API}/campaigns", dashboard.Campaigns(engine, settings.report_timezone))
 

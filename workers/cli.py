@@ -20,8 +20,9 @@ from core.dialect import is_missing_table
 from core.errors import ConfigError, DomainError, ValidationError
 from core.etl.job import run_etl
 from core.etl.plan import requested_dates
-from core.exports.maintenance import expire_exports, fail_stuck_exports
+from core.exports.maintenance import expire_exports
 from core.logs import configure_logging
+from workers.jobs import clean_up_exports
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 GUNICORN_CONFIG = PROJECT_ROOT / "deploy" / "gunicorn.conf.py"
@@ -93,10 +94,9 @@ def cmd_scheduler(settings: Settings, args) -> int:
 
 
 def cmd_exports_cleanup(settings: Settings, args) -> int:
-    engine = get_engine(settings.database_url)
-    expired = expire_exports(engine, settings)
-    stuck = fail_stuck_exports(engine, settings)
-    print(f"Cleaned up {expired} expired export(s); failed {stuck} stuck export(s)")
+    from workers.enqueue import export_enqueuer, sending_broker
+
+    print(clean_up_exports(settings, export_enqueuer(sending_broker(settings))))
     return 0
 
 
@@ -161,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     exports = p.add_subparsers(dest="exports_command", required=True, metavar="COMMAND")
     p = exports.add_parser(
         "cleanup",
-        help="expire ready exports past expires_at (deleting their files) and fail exports stuck preparing",
+        help="expire ready exports past expires_at (deleting their files), queue lost exports again once, "
+        "fail exports stuck preparing",
     )
     p.set_defaults(handler=cmd_exports_cleanup)
 

@@ -13,15 +13,18 @@ from workers.broker import build_broker
 from workers.jobs import EXPORTS_QUEUE, GENERATE_EXPORT
 
 
-def export_enqueuer(settings: Settings) -> Callable[[str], None]:
-    """A function that queues the generation of an export, or raises ServiceUnavailable."""
+def sending_broker(settings: Settings) -> dramatiq.Broker:
+    """The broker this process sends on: Redis, or in the demo the in-process broker that this
+    process's own worker consumes."""
     if settings.redis_url:
-        broker = build_broker(settings)
-    else:
-        # The demo: the in-process broker that this process's own worker consumes.
-        from workers import actors
+        return build_broker(settings)
+    from workers import actors
 
-        broker = actors.broker
+    return actors.broker
+
+
+def export_enqueuer(broker: dramatiq.Broker) -> Callable[[str], None]:
+    """A function that queues the generation of an export, or raises ServiceUnavailable."""
     broker.declare_queue(EXPORTS_QUEUE)
 
     def enqueue(export_id: str) -> None:

@@ -1,5 +1,6 @@
 """The scheduler process: enqueues the nightly ETL (which ends with the expired-export cleanup)
-at 03:00 REPORT_TIMEZONE, with APScheduler's cron trigger.
+at 03:00 REPORT_TIMEZONE, with APScheduler's cron trigger, and runs the export janitor every
+few minutes, so that no export stays `preparing` without a live job (core/exports/state.py).
 
 Two schedulers started by mistake must not enqueue the night twice: before sending, each claims
 the night's slot, a Redis key set only if absent (SET NX EX); the one that loses sends nothing.
@@ -11,19 +12,26 @@ import logging
 import os
 import socket
 from collections.abc import Callable
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import redis
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from core.config import Settings
 from core.dates import local_today, utc_now
-from workers.jobs import NIGHTLY_ETL
+from workers.enqueue import export_enqueuer
+from workers.jobs import NIGHTLY_ETL, clean_up_exports
 
 log = logging.getLogger(__name__)
 
 NIGHTLY_JOB_ID = "nightly-etl"
+CLEANUP_JOB_ID = "exports-cleanup"
+# Well inside EXPORT_REQUEUE_MINUTES (5) and EXPORT_STUCK_MINUTES (15): a lost export is queued
+# again, or a stuck one failed, within a few minutes of the rule applying.
+CLEANUP_EVERY_MINUTES = 2
 NIGHTLY_HOUR = 3
 SLOT_KEY = "wallet-analytics:scheduler:nightly-etl:{day}"
 # Outlives the night it stands for, so a late second scheduler still finds it.
@@ -64,13 +72,27 @@ class NightlyEnqueuer:
         return True
 
 
-def build_scheduler(tz: ZoneInfo, enqueue: Callable[[], object]) -> BlockingScheduler:
+def build_scheduler(tz: ZoneInfo, enqueue: Callable[[], object], clean_up: Callable[[], object]) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone=tz)
     scheduler.add_job(
         enqueue, nightly_trigger(tz), id=NIGHTLY_JOB_ID, coalesce=True, max_instances=1,
         misfire_grace_time=MISFIRE_GRACE_SECONDS, name="nightly ETL",
     )
+    scheduler.add_job(
+        clean_up, IntervalTrigger(minutes=CLEANUP_EVERY_MINUTES, timezone=tz), id=CLEANUP_JOB_ID,
+        coalesce=True, max_instances=1, name="exports cleanup",
+    )
     return scheduler
+
+
+def _log_cleanup(clean_up: Callable[[], str]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            log.info("%s", clean_up())
+        except Exception:  # the next round tries again; the scheduler must keep the nightly ETL going
+            log.exception("exports cleanup failed")
+
+    return run
 
 
 def run(settings: Settings) -> int:
@@ -82,7 +104,10 @@ def run(settings: Settings) -> int:
         # No Redis, no shared queue: the scheduler consumes its own message (the demo's setup).
         start_in_process_worker(actors.broker, threads=1)
     nightly_etl = actors.actors[NIGHTLY_ETL]
-    scheduler = build_scheduler(settings.report_timezone, NightlyEnqueuer(nightly_etl.send, settings.report_timezone, slots))
+    enqueue_export = export_enqueuer(actors.broker)
+    scheduler = build_scheduler(settings.report_timezone,
+                                NightlyEnqueuer(nightly_etl.send, settings.report_timezone, slots),
+                                _log_cleanup(partial(clean_up_exports, settings, enqueue_export)))
     log.info("scheduling the nightly ETL at %02d:00 %s", NIGHTLY_HOUR, settings.report_timezone.key)
     scheduler.start()
     return 0
