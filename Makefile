@@ -22,6 +22,7 @@ demo: $(BIN)/.installed
 	WALLET_ANALYTICS_DEMO=1 PORT=$(PORT) $(WA) serve
 
 test: $(BIN)/.installed
+	scripts/ensure-chromium.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Chart.js for the admin dashboard, from the npm registry into web/static/vendor (committed).
@@ -32,7 +33,7 @@ vendor:
 screenshots: $(BIN)/.installed
 	$(BIN)/python scripts/screenshots.py docs/screenshots
 
-# MariaDB and Redis as for `make test`; see "Benchmark" in the README. SCALE: tiny, 1m, 10m.
+# MariaDB and Redis as for `make test`; see docs/benchmark.md. SCALE: tiny, 1m, 10m.
 bench: $(BIN)/.installed
 	$(BIN)/python -m tests.bench.run --scale $(SCALE) $(BENCH_ARGS)
 

@@ -48,6 +48,7 @@ class Settings:
     metrics_allow: tuple[IPv4Network | IPv6Network, ...]
     worker_processes: int
     worker_threads: int
+    export_requeue_minutes: int
     demo: bool
 
     @property
@@ -85,6 +86,7 @@ def load_settings(
         metrics_allow=_networks(env, "METRICS_ALLOW", "127.0.0.1/32,::1/128"),
         worker_processes=_positive_int(env, "WORKER_PROCESSES", 2),
         worker_threads=_positive_int(env, "WORKER_THREADS", 4),
+        export_requeue_minutes=_non_negative_int(env, "EXPORT_REQUEUE_MINUTES", 5),
         jwt_secret=(jwt_secret := _jwt_secret(env.get("JWT_SECRET") or None, demo=demo, needed=needs_jwt_secret)),
         download_secret=_download_secret(raw_download_secret, jwt_secret),
         demo=demo,

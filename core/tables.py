@@ -7,6 +7,7 @@ The migrations in `migrations/versions` create exactly these tables; a test comp
 import sqlalchemy as sa
 
 from core.dialect import BITMAP, EMPTY_JSON_OBJECT, UNSIGNED_BIGINT, UNSIGNED_INT, UTC_DATETIME, enum
+from core.exports.status import ExportStatus
 
 metadata = sa.MetaData()
 
@@ -18,7 +19,7 @@ PURCHASE_STATUSES = ("created", "pending", "paid", "failed", "refunded")
 REFERRAL_STATUSES = ("pending", "credited")
 AUTHORIZATION_STATUSES = ("created", "held", "captured", "voided", "expired")
 EXPORT_TYPES = ("csv", "json")
-EXPORT_STATUSES = ("preparing", "ready", "failed", "expired")
+EXPORT_STATUSES = tuple(status.value for status in ExportStatus)
 
 
 def _user_fk(name: str = "user_id", **kw) -> sa.Column:
@@ -173,6 +174,10 @@ analytics_exports = sa.Table(
     sa.Column("rows_written", UNSIGNED_INT, nullable=False, server_default="0"),
     sa.Column("file_size", UNSIGNED_BIGINT, nullable=True),
     sa.Column("columns", sa.JSON, nullable=True),
+    # When a worker's attempt last showed life (started, or reported progress), and when the
+    # janitor queued the export again because its message looked lost (core/exports/state.py).
+    sa.Column("progress_at", UTC_DATETIME, nullable=True),
+    sa.Column("requeued_at", UTC_DATETIME, nullable=True),
     sa.Index("idx_user_status", "user_id", "status"),
     sa.Index("idx_expires", "expires_at"),
     sa.Index("idx_exports_user_id", "user_id", "id"),

@@ -135,7 +135,11 @@ def make_token(sub="1", scope="admin", secret=JWT_SECRET, **claims):
 
 
 @pytest.fixture
-def admin_headers():
+def admin_headers(db):
+    """The bearer header of user 1, made an admin: every request re-checks the token's user."""
+    from tests.factories import add_user
+
+    add_user(db, 1, role="admin", username="admin")
     return {"Authorization": f"Bearer {make_token()}"}
 
 

@@ -17,7 +17,7 @@ def test_migrate_demo_data_and_token(db, env, monkeypatch, capsys):
     assert "left as it is" in capsys.readouterr().out
     assert main(["token"]) == 0
     token = capsys.readouterr().out.strip()
-    assert verify_admin_token(f"Bearer {token}", JWT_SECRET).user_id == 1
+    assert verify_admin_token(token, JWT_SECRET).user_id == 1
     assert jwt.decode(token, JWT_SECRET, algorithms=["HS256"])["scope"] == "admin"
 
 

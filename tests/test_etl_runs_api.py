@@ -33,7 +33,6 @@ def _day(offset: int) -> str:
 
 
 def test_a_run_is_queued_with_its_location_and_sent_to_a_worker_once(db, api, admin_headers, sent):
-    f.add_user(db, 1, role="admin")
     response = api.simulate_post(RUNS, json={"from": _day(3), "to": _day(1)}, headers=admin_headers)
 
     assert response.status_code == 202, response.text
@@ -66,7 +65,6 @@ def test_a_run_is_queued_with_its_location_and_sent_to_a_worker_once(db, api, ad
     ({"date": str(local_today(KOLKATA))}, 422, "only once it has ended"),
 ])
 def test_bad_requests_get_the_clis_errors(db, api, admin_headers, sent, body, status, fragment):
-    f.add_user(db, 1, role="admin")
     response = api.simulate_post(RUNS, json=body, headers=admin_headers)
     assert response.status_code == status, response.text
     assert fragment in response.json["error"]["message"]
@@ -74,7 +72,6 @@ def test_bad_requests_get_the_clis_errors(db, api, admin_headers, sent, body, st
 
 
 def test_runs_are_listed_newest_first_in_pages(db, api, admin_headers, settings):
-    f.add_user(db, 1, role="admin")
     now = utc_now()
     ids = []
     for _ in range(3):
@@ -92,7 +89,6 @@ def test_runs_are_listed_newest_first_in_pages(db, api, admin_headers, settings)
 
 
 def test_a_queue_outage_is_503_and_the_run_is_recorded_failed(db, settings, admin_headers):
-    f.add_user(db, 1, role="admin")
 
     def unreachable(_run_id):
         raise ServiceUnavailable("The ETL queue is unavailable (ConnectionError); try again in a minute")
@@ -105,7 +101,6 @@ def test_a_queue_outage_is_503_and_the_run_is_recorded_failed(db, settings, admi
 
 
 def test_a_real_worker_runs_a_queued_run(db, settings, client, admin_headers, worker):
-    f.add_user(db, 1, role="admin")
     f.add_ledger(db, 1, "credit", 70, f"{_day(2)} 06:00:00")
 
     response = client.simulate_post(RUNS, json={"from": _day(2), "to": _day(1)}, headers=admin_headers)

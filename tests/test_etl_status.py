@@ -40,7 +40,6 @@ def test_nothing_is_materialized_through_a_missing_first_day(db, settings):
 def test_the_status_route_tells_an_admin_how_far_the_data_reaches(db, settings, client, admin_headers):
     today = local_today(KOLKATA)
     yesterday = today - timedelta(days=1)
-    add_user(db, 1, role="admin")
     add_ledger(db, 1, "credit", 10, f"{yesterday - timedelta(days=2)} 06:00:00")
     etl(db, settings, dates=[yesterday - timedelta(days=2)])
     with db.begin() as conn:
@@ -84,7 +83,6 @@ def test_the_status_route_on_an_empty_database_and_without_a_token(db, client, a
 def test_the_status_route_shows_changes_not_folded_in_yet(db, settings, client, admin_headers):
     today = local_today(KOLKATA)
     day = today - timedelta(days=40)
-    add_user(db, 1, role="admin")
     add_ledger(db, 1, "credit", 10, f"{day} 06:00:00")
     etl(db, settings, dates=[day])
     add_ledger(db, 1, "credit", 100_000, f"{day} 07:00:00", reason="admin_adjustment")  # a late row

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from core.config import load_settings
 from core.dates import utc_now
-from core.tables import analytics_exports
+from core.tables import analytics_exports, users
 from tests import factories as f
 from tests.conftest import make_token
 from tests.exports_support import EXPORTS, create
@@ -18,8 +18,7 @@ RANGE = {"from": "2025-11-01", "to": "2025-11-08"}
 
 
 @pytest.fixture
-def admins(db):
-    f.add_user(db, 1, role="admin")
+def admins(db, admin_headers):
     f.add_user(db, 2, role="admin")
     return db
 
@@ -189,3 +188,21 @@ def test_an_export_preparing_too_long_reads_as_timed_out(client, admin_headers, 
         conn.execute(sa.update(analytics_exports).values(created_at=utc_now() - timedelta(minutes=16)))
     body = client.simulate_get(f"{EXPORTS}/{export_id}", headers=admin_headers).json
     assert body["status"] == "failed" and body["error_message"].startswith("Timed out")
+
+
+def test_the_list_applies_the_stuck_rule_too(client, admin_headers, admins):
+    export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
+    with admins.begin() as conn:
+        conn.execute(sa.update(analytics_exports).values(created_at=utc_now() - timedelta(minutes=16)))
+    [listed] = client.simulate_get(EXPORTS, headers=admin_headers).json["exports"]
+    assert (listed["export_id"], listed["status"]) == (export_id, "failed")
+    assert listed["error_message"].startswith("Timed out")
+
+
+def test_an_admin_deleted_while_their_check_is_kept_gets_401_on_create(client, admin_headers, admins):
+    assert client.simulate_get(EXPORTS, headers=admin_headers).status_code == 200  # the check is now kept
+    with admins.begin() as conn:
+        conn.execute(sa.delete(users).where(users.c.id == 1))
+    response = client.simulate_post(EXPORTS, json={"dataset": "users"}, headers=admin_headers)
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "unauthorized"

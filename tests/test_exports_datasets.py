@@ -4,8 +4,10 @@ Dramatiq worker on Redis: exactly the expected rows, in order, with the expected
 from datetime import datetime
 
 import pytest
+import sqlalchemy as sa
 
 from core.exports.datasets import DATASETS
+from core.tables import users
 from tests import factories as f
 from tests.exports_support import export_and_download
 
@@ -22,8 +24,7 @@ TRANSACTIONS_HEADER = SPEC_HEADER.split(",")
 
 
 @pytest.fixture
-def people(db):
-    f.add_user(db, 1, role="admin", username="admin")
+def people(db, admin_headers):
     f.add_user(db, 2, username="john_doe")
     f.add_user(db, 3, username="jane")
     return db
@@ -161,7 +162,8 @@ def test_authorizations(client, admin_headers, people, worker, export_type):
 
 @pytest.mark.parametrize("export_type", ["csv", "json"])
 def test_users(client, admin_headers, db, worker, export_type):
-    f.add_user(db, 1, role="admin", username="admin", created_at=datetime.fromisoformat(JUST_BEFORE))
+    with db.begin() as conn:  # user 1 is the admin of `admin_headers`
+        conn.execute(sa.update(users).where(users.c.id == 1).values(created_at=datetime.fromisoformat(JUST_BEFORE)))
     f.add_user(db, 2, created_at=datetime.fromisoformat(FIRST_MOMENT))
     f.add_user(db, 3, role="service", created_at=datetime.fromisoformat(LAST_MOMENT))
     f.add_user(db, 4, created_at=datetime.fromisoformat(JUST_AFTER))
@@ -191,14 +193,13 @@ def test_chosen_columns_come_in_the_chosen_order(client, admin_headers, people, 
 
 
 def test_text_cells_cannot_become_spreadsheet_formulas(client, admin_headers, db, worker):
-    f.add_user(db, 1, role="admin")
     for user_id, name in [(2, "=HYPERLINK(1)"), (3, "+cmd"), (4, "-2+3"), (5, "@SUM(A1)"), (6, "\tx"), (7, "\rx")]:
         f.add_user(db, user_id, username=name)
     f.add_user(db, 8, username="plain")
     f.add_transaction(db, 2, "2025-11-02 10:00:00", reason="=1+1", reference_id="-ref")
     _, rows = export_and_download(client, admin_headers, {"dataset": "users", "columns": ["id", "username"]})
     assert [row[1] for row in rows[1:]] == [
-        "user1", "'=HYPERLINK(1)", "'+cmd", "'-2+3", "'@SUM(A1)", "'\tx", "'\rx", "plain"]
+        "admin", "'=HYPERLINK(1)", "'+cmd", "'-2+3", "'@SUM(A1)", "'\tx", "'\rx", "plain"]
     _, rows = export_and_download(client, admin_headers, {
         "dataset": "transactions", "filters": {"from": FROM, "to": TO},
         "columns": ["reason", "reference_id", "amount", "email"]})

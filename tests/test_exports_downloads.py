@@ -11,11 +11,11 @@ from core.dates import utc_now
 from core.exports import links
 from tests import factories as f
 from tests.exports_support import EXPORTS, create, wait_until_done
+from web.resources.exports import download_url
 
 
 @pytest.fixture
 def ready_export(client, admin_headers, db, worker):
-    f.add_user(db, 1, role="admin", username="admin")
     f.add_user(db, 2)
     return wait_until_done(client, admin_headers, create(client, admin_headers, {"dataset": "users"})["export_id"])
 
@@ -51,7 +51,6 @@ def test_the_status_of_a_ready_export(client, admin_headers, ready_export):
 
 
 def test_json_downloads_say_so(client, admin_headers, db, worker):
-    f.add_user(db, 1, role="admin")
     done = wait_until_done(client, admin_headers,
                            create(client, admin_headers, {"type": "json", "dataset": "users"})["export_id"])
     response = client.simulate_get(done["download_url"])
@@ -90,18 +89,18 @@ def test_malformed_link_parameters_are_404(client, query):
 
 
 def test_a_correctly_signed_link_to_an_unknown_export_is_404(client, settings):
-    url = links.download_url(settings, "01ARZ3NDEKTSV4RRFFQ69G5FAV", "csv", utc_now() + timedelta(hours=1))
+    url = download_url(links.link(settings, "01ARZ3NDEKTSV4RRFFQ69G5FAV", "csv", utc_now() + timedelta(hours=1)))
     _expect_404(client, url)
 
 
 def test_an_expired_link_is_404(client, settings, ready_export):
-    url = links.download_url(settings, ready_export["export_id"], "csv", utc_now() - timedelta(seconds=1))
+    url = download_url(links.link(settings, ready_export["export_id"], "csv", utc_now() - timedelta(seconds=1)))
     _expect_404(client, url)
 
 
 def test_a_link_signed_with_another_secret_is_404(client, settings, ready_export):
     forged = replace(settings, download_secret="another-secret-" + "z" * 40)
-    url = links.download_url(forged, ready_export["export_id"], "csv", utc_now() + timedelta(hours=1))
+    url = download_url(links.link(forged, ready_export["export_id"], "csv", utc_now() + timedelta(hours=1)))
     _expect_404(client, url)
 
 

@@ -16,8 +16,9 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 from core.config import load_settings
 from core.dates import utc_now
-from core.exports import generation
+from core.exports import generation, state
 from core.exports.generation import generate_export
+from core.exports.maintenance import requeue_lost_exports
 from core.exports.records import create_export
 from core.exports.validation import parse_request
 from core.tables import analytics_exports, users
@@ -33,8 +34,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def admin(db):
-    f.add_user(db, 1, role="admin", username="admin")
+def admin(db, admin_headers):
     return db
 
 
@@ -57,32 +57,56 @@ def test_an_error_while_writing_fails_the_export_and_removes_the_partial_file(
     assert _leftovers(settings) == []
 
 
-def test_transient_database_errors_are_retried_with_backoff(admin, settings, monkeypatch):
-    record = _create_directly(admin, "users")
-    real, calls, pauses = generation._write_and_publish, [], []
+def _generate_on_a_worker(settings, export_id: str) -> None:
+    """Send the export's message to a real in-process worker and wait until every retry is done."""
+    broker = StubBroker()
+    declare_actors(broker, settings)
+    running = dramatiq.Worker(broker, worker_threads=1, worker_timeout=50)
+    running.start()
+    try:
+        broker.get_actor(jobs.GENERATE_EXPORT).send(export_id)
+        broker.join(jobs.EXPORTS_QUEUE, timeout=WAIT_SECONDS * 1000, fail_fast=False)  # a failed message is the test
+        running.join()
+    finally:
+        running.stop()
+
+
+def _rows_written(engine, export_id: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(analytics_exports.c.rows_written)
+                            .where(analytics_exports.c.id == export_id)).scalar_one()
+
+
+def test_transient_database_errors_are_retried_by_the_actor_each_attempt_from_zero(admin, settings, monkeypatch):
+    export_id = _create_directly(admin, "users")
+    real, progress_at_start = generation._write_and_publish, []
 
     def flaky(engine, settings, record):
-        calls.append(1)
-        if len(calls) < 3:
+        progress_at_start.append(_rows_written(engine, export_id))
+        if len(progress_at_start) < 3:
+            with engine.begin() as conn:  # this attempt got some way before the database went
+                state.record_progress(conn, export_id, 5000, utc_now())
             raise sa.exc.OperationalError("SELECT 1", {}, Exception("Lost connection to MySQL server"))
         real(engine, settings, record)
 
     monkeypatch.setattr(generation, "_write_and_publish", flaky)
-    generate_export(admin, settings, record, sleep=pauses.append)
-    assert (len(calls), pauses) == (3, [1.0, 2.0])
-    assert _status(admin, record) == ("ready", None)
+    _generate_on_a_worker(settings, export_id)
+    assert progress_at_start == [0, 0, 0]  # no attempt shows the rows of the one before
+    assert _status(admin, export_id) == ("ready", None)
 
 
 def test_a_database_that_stays_down_fails_the_export_readably(admin, settings, monkeypatch):
-    record = _create_directly(admin, "users")
+    export_id = _create_directly(admin, "users")
+    attempts = []
 
     def down(engine, settings, record):
+        attempts.append(1)
         raise sa.exc.OperationalError("SELECT 1", {}, Exception("Can't connect to MySQL server on 10.0.0.1"))
 
     monkeypatch.setattr(generation, "_write_and_publish", down)
-    generate_export(admin, settings, record, sleep=lambda _: None)
-    status, message = _status(admin, record)
-    assert status == "failed"
+    _generate_on_a_worker(settings, export_id)
+    status, message = _status(admin, export_id)
+    assert (len(attempts), status) == (jobs.EXPORT_ATTEMPTS, "failed")
     assert message == "Database unavailable while generating the export; create it again later"
 
 
@@ -132,11 +156,13 @@ def test_cleanup_expires_old_exports_and_deletes_their_files(admin, settings, en
         conn.execute(sa.update(analytics_exports).where(analytics_exports.c.id == old)
                      .values(expires_at=utc_now() - timedelta(seconds=1)))
     assert main(["exports", "cleanup"]) == 0
-    assert capsys.readouterr().out.strip() == "Cleaned up 1 expired export(s); failed 0 stuck export(s)"
+    assert capsys.readouterr().out.strip() == (
+        "Cleaned up 1 expired export(s); queued 0 lost export(s) again; failed 0 stuck export(s)")
     assert _status(admin, old)[0] == "expired" and _status(admin, fresh)[0] == "ready"
     assert _leftovers(settings) == [f"{fresh}.csv"]
     assert main(["exports", "cleanup"]) == 0
-    assert capsys.readouterr().out.strip() == "Cleaned up 0 expired export(s); failed 0 stuck export(s)"
+    assert capsys.readouterr().out.strip() == (
+        "Cleaned up 0 expired export(s); queued 0 lost export(s) again; failed 0 stuck export(s)")
 
 
 def test_cleanup_fails_stuck_exports_and_removes_their_stale_partial_files(admin, settings, env, monkeypatch,
@@ -154,7 +180,8 @@ def test_cleanup_fails_stuck_exports_and_removes_their_stale_partial_files(admin
     an_hour_ago = time.time() - 3600
     os.utime(stale, (an_hour_ago, an_hour_ago))
     assert main(["exports", "cleanup"]) == 0
-    assert capsys.readouterr().out.strip() == "Cleaned up 0 expired export(s); failed 1 stuck export(s)"
+    assert capsys.readouterr().out.strip() == (
+        "Cleaned up 0 expired export(s); queued 0 lost export(s) again; failed 1 stuck export(s)")
     status, message = _status(admin, stuck)
     assert status == "failed" and message.startswith("Timed out: still preparing after 15 minutes")
     assert _status(admin, recent)[0] == "preparing"
@@ -167,7 +194,7 @@ def test_cleanup_fails_stuck_exports_and_removes_their_stale_partial_files(admin
 def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
         client, admin_headers, admin, settings, env, database_url):
     if admin.dialect.name == "sqlite":
-        pytest.skip("the killed worker is held mid-export by a MariaDB row lock; SQLite has none")
+        pytest.skip("the killed worker is held mid-export by a MariaDB table lock; SQLite has none")
     with admin.begin() as conn:
         conn.execute(sa.insert(users), [
             {"id": n, "username": f"bulk{n}", "email": f"bulk{n}@example.com", "created_at": utc_now()}
@@ -177,22 +204,20 @@ def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
     export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
 
     with admin.connect() as blocker:
-        # Holding the export's row lock stops the worker at its first progress update: after it
-        # has written 5,000 rows to its temporary file, before it can finish.
-        transaction = blocker.begin()
-        blocker.execute(sa.select(analytics_exports.c.id).where(analytics_exports.c.id == export_id)
-                        .with_for_update())
+        # A write lock on `wallets` stops the worker in the middle: its attempt has started and
+        # its temporary file exists, and its query (users joined with their wallets) waits.
+        blocker.exec_driver_sql("LOCK TABLES wallets WRITE")
         doomed = subprocess.Popen(
             [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads", "1"],
             cwd=PROJECT_ROOT, env={**os.environ, **env}, start_new_session=True,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:
-            _wait_for(lambda: _progress_update_is_blocked(admin, export_id))
+            _wait_for(lambda: _export_query_is_blocked(admin))
         finally:
             os.killpg(doomed.pid, signal.SIGKILL)
             doomed.wait()
-        transaction.rollback()
+        blocker.exec_driver_sql("UNLOCK TABLES")
     assert _status(admin, export_id)[0] == "preparing"
     assert len(list(settings.export_dir.glob(".*.tmp"))) == 1  # the dead worker's half file
 
@@ -213,12 +238,12 @@ def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
     assert len(lines) == 6002 and lines[-1].startswith("6001,bulk6001,")
 
 
-def _progress_update_is_blocked(engine, export_id: str) -> bool:
+def _export_query_is_blocked(engine) -> bool:
     with engine.connect() as conn:
         return conn.execute(sa.text(
             "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-            "WHERE info LIKE 'UPDATE analytics_exports SET rows_written%' AND info LIKE :id"
-        ), {"id": f"%{export_id}%"}).scalar() > 0
+            "WHERE state LIKE '%lock%' AND info LIKE 'SELECT%FROM users%'"
+        )).scalar() > 0
 
 
 def _wait_for(condition) -> None:
@@ -264,8 +289,48 @@ def test_a_file_whose_export_cannot_be_marked_ready_is_removed(admin, settings, 
         return real_begin(engine)
 
     monkeypatch.setattr(type(admin), "begin", begin_failing_on_publish)
-    generate_export(admin, settings, export_id, sleep=lambda _: None)
+    with pytest.raises(sa.exc.OperationalError):  # transient: for the actor to retry
+        generate_export(admin, settings, export_id)
     monkeypatch.undo()
     assert _leftovers(settings) == []
-    assert _status(admin, export_id) == ("failed", "Database unavailable while generating the export; "
-                                                   "create it again later")
+    assert _status(admin, export_id) == ("preparing", None)
+
+
+def _silent_since(engine, export_id: str, minutes: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.update(analytics_exports).where(analytics_exports.c.id == export_id)
+                     .values(created_at=utc_now() - timedelta(minutes=minutes)))
+
+
+def test_an_export_whose_message_was_lost_is_queued_again_once(admin, settings):
+    lost, fresh = _create_directly(admin, "users"), _create_directly(admin, "users")
+    _silent_since(admin, lost, 6)  # never picked up: its message is gone
+    sent = []
+    assert requeue_lost_exports(admin, settings, sent.append) == 1
+    assert sent == [lost]
+    assert requeue_lost_exports(admin, settings, sent.append, now=utc_now() + timedelta(minutes=6)) == 1
+    assert sent == [lost, fresh]  # the other one, in its turn; never the first again
+    assert requeue_lost_exports(admin, settings, sent.append, now=utc_now() + timedelta(minutes=60)) == 0
+    with admin.connect() as conn:
+        assert conn.execute(sa.select(analytics_exports.c.requeued_at)
+                            .where(analytics_exports.c.id == lost)).scalar_one() is not None
+
+
+def test_a_worker_showing_progress_is_not_taken_for_lost(admin, settings):
+    export_id = _create_directly(admin, "users")
+    _silent_since(admin, export_id, 10)
+    with admin.begin() as conn:
+        state.start_attempt(conn, export_id, utc_now() - timedelta(minutes=6))
+        state.record_progress(conn, export_id, 5000, utc_now() - timedelta(minutes=1))
+    assert requeue_lost_exports(admin, settings, lambda _: pytest.fail("queued a live export")) == 0
+
+
+def test_cleanup_queues_a_lost_export_for_a_real_worker(admin, settings, env, worker, monkeypatch, capsys):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    export_id = _create_directly(admin, "users")
+    _silent_since(admin, export_id, 6)
+    assert main(["exports", "cleanup"]) == 0
+    assert "queued 1 lost export(s) again" in capsys.readouterr().out
+    _wait_for(lambda: _status(admin, export_id)[0] != "preparing")
+    assert _status(admin, export_id) == ("ready", None)

@@ -5,6 +5,7 @@ import io
 import json
 import logging
 import sys
+import time
 from datetime import date
 
 import pytest
@@ -77,11 +78,15 @@ def test_an_etl_run_and_an_export_log_json_lines(db, settings, client, admin_hea
     from tests.etl_helpers import etl
     from tests.exports_support import create, wait_until_done
 
-    f.add_user(db, 1, role="admin")
     f.add_ledger(db, 1, "credit", 10, "2025-11-01 06:00:00")
     etl(db, settings, dates=[date(2025, 11, 1)])
     export = create(client, admin_headers, {"dataset": "users"})
     assert wait_until_done(client, admin_headers, export["export_id"])["status"] == "ready"
-    messages = [(line["logger"], line["message"]) for line in json_lines()]
-    assert any(logger == "core.etl.job" and "succeeded: 1 day(s)" in message for logger, message in messages)
-    assert any(logger == "core.exports.generation" and export["export_id"] in message for logger, message in messages)
+    def logged(name: str, fragment: str) -> bool:
+        return any(line["logger"] == name and fragment in line["message"] for line in json_lines())
+
+    assert logged("core.etl.job", "succeeded: 1 day(s)")
+    deadline = time.monotonic() + 10  # the worker logs just after it marks the export ready
+    while not logged("core.exports.generation", export["export_id"]):
+        assert time.monotonic() < deadline, "no JSON line for the export"
+        time.sleep(0.05)

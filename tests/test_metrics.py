@@ -23,7 +23,6 @@ def _value(samples, name, **labels) -> float:
 
 
 def test_requests_exports_and_etl_runs_are_counted(db, settings, client, admin_headers, worker):
-    f.add_user(db, 1, role="admin")
     f.add_ledger(db, 1, "credit", 10, "2025-11-01 06:00:00")
     before = _scrape(client)
 

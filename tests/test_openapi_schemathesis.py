@@ -21,6 +21,7 @@ from schemathesis.specs.openapi.checks import (
 
 from core.exports import records
 from core.exports.generation import generate_export
+from core.exports.links import link_of
 from core.exports.validation import parse_request
 from core.materialize import materialize_day
 from core.tables import analytics_exports
@@ -33,6 +34,7 @@ from tests.factories import (
 )
 from web import openapi
 from web.app import create_app
+from web.resources.exports import download_url
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
@@ -45,8 +47,7 @@ ADMIN_USER_ID = 1  # the `sub` of admin_headers
 
 
 def _seed(engine):
-    for user in (1, 2):
-        add_user(engine, user)
+    add_user(engine, 2)  # user 1 is the admin of `admin_headers`
     add_campaign(engine, "diwali")
     add_ledger(engine, 1, "credit", 500, "2025-11-01 06:00:00")
     add_ledger(engine, 2, "debit", 200, "2025-11-02 06:00:00", token_type="promo", reason="chapter_generation")
@@ -78,13 +79,13 @@ def _seed_exports(engine, settings) -> list[str]:
     expired = _ready_export(engine, settings, "json")["id"]
     with engine.begin() as conn:
         conn.execute(sa.update(analytics_exports).where(analytics_exports.c.id == expired)
-                     .values(status="expired", download_url=None))
+                     .values(status="expired"))
     return [ready, preparing, failed, expired]
 
 
-def _link(record: dict) -> tuple[dict, dict]:
+def _link(settings, record: dict) -> tuple[dict, dict]:
     """(path parameters, query) of an export's signed download link."""
-    parts = urlsplit(record["download_url"])
+    parts = urlsplit(download_url(link_of(settings, record)))
     query = {name: values[0] for name, values in parse_qs(parts.query).items()}
     return {"file_name": parts.path.rsplit("/", 1)[1]}, query
 
@@ -131,7 +132,7 @@ def test_every_operation_keeps_to_the_document(db, settings, admin_headers, path
 @pytest.mark.parametrize("export_type, content_type", [("csv", "text/csv"), ("json", "application/json")])
 def test_a_real_signed_link_downloads_as_documented(db, settings, export_type, content_type):
     add_user(db, ADMIN_USER_ID, role="admin")
-    path_parameters, query = _link(_ready_export(db, settings, export_type))
+    path_parameters, query = _link(settings, _ready_export(db, settings, export_type))
     schema = schemathesis.openapi.from_wsgi(openapi.PATH, create_app(settings, enqueue_export=_no_queue))
     case = schema[DOWNLOAD]["GET"].Case(path_parameters=path_parameters, query=query)
     response = case.call_and_validate(checks=CHECKS)

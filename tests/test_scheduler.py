@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from core.tables import analytics_etl_runs
 from tests.etl_helpers import KOLKATA
 from workers.scheduler import (
+    CLEANUP_JOB_ID,
     NIGHTLY_JOB_ID,
     NightlyEnqueuer,
     build_scheduler,
@@ -26,7 +27,7 @@ def test_the_nightly_trigger_fires_at_three_in_the_report_zone():
 
 def test_the_scheduler_runs_the_enqueuer_on_the_nightly_trigger():
     sent = []
-    scheduler = build_scheduler(KOLKATA, lambda: sent.append("etl"))
+    scheduler = build_scheduler(KOLKATA, lambda: sent.append("etl"), lambda: sent.append("cleanup"))
     job = scheduler.get_job(NIGHTLY_JOB_ID)
     now = datetime(2025, 11, 8, 12, 0, tzinfo=UTC)
     assert job.trigger.get_next_fire_time(None, now) == datetime(2025, 11, 9, 3, 0, tzinfo=KOLKATA)
@@ -75,3 +76,14 @@ def test_the_nightly_actor_runs_the_etl(db, settings):
     with db.connect() as conn:
         run = conn.execute(sa.select(analytics_etl_runs)).one()
     assert (run.trigger, run.status) == ("scheduler", "succeeded")
+
+
+def test_the_scheduler_runs_the_export_janitor_every_few_minutes():
+    ran = []
+    scheduler = build_scheduler(KOLKATA, lambda: None, lambda: ran.append("cleanup"))
+    job = scheduler.get_job(CLEANUP_JOB_ID)
+    first = job.trigger.get_next_fire_time(None, datetime.now(UTC))
+    second = job.trigger.get_next_fire_time(first, first)
+    assert timedelta(0) < second - first <= timedelta(minutes=5)
+    job.func()
+    assert ran == ["cleanup"]

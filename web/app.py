@@ -11,14 +11,14 @@ import orjson
 
 from core import analytics, logs
 from core.analytics import params
+from core.auth import CurrentAdmins
 from core.config import Settings
 from core.db import get_engine
-from core.exports.links import DOWNLOAD_PATH
 from web import errors, openapi
 from web.middleware import AdminAuthMiddleware, RequestIdMiddleware
 from web.resources import dashboard, etl, exports, health, metrics
 from web.resources.analytics import Question
-from workers.enqueue import etl_run_enqueuer, export_enqueuer
+from workers.enqueue import etl_run_enqueuer, export_enqueuer, sending_broker
 
 # path under openapi.API -> (analytics function, its options beyond from/to)
 ANALYTICS_ROUTES = {
@@ -56,11 +56,12 @@ class _App(falcon.App):
 
 def create_app(settings: Settings, enqueue_export: Callable[[str], None] | None = None,
                enqueue_etl: Callable[[int], None] | None = None) -> falcon.App:
-    """The app; `enqueue_export` and `enqueue_etl` replace the Redis senders (tests that need
-    no worker)."""
+    """The app; `enqueue_export` and `enqueue_etl` replace the senders of the process's broker
+    (tests bring their own)."""
     logs.install_request_id()
     engine = get_engine(settings.database_url)
-    app = _App(middleware=[RequestIdMiddleware(), AdminAuthMiddleware(settings.jwt_secret)])
+    auth = AdminAuthMiddleware(settings.jwt_secret, CurrentAdmins(engine))
+    app = _App(middleware=[RequestIdMiddleware(), auth])
     app.req_options.media_handlers[falcon.MEDIA_JSON] = _json_handler()
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = _json_handler()
     errors.register(app)
@@ -72,12 +73,15 @@ def create_app(settings: Settings, enqueue_export: Callable[[str], None] | None 
     for path, (answer, options) in ANALYTICS_ROUTES.items():
         app.add_route(f"{openapi.API}{path}", Question(engine, settings.report_timezone, answer, options))
     app.add_route(f"{openapi.API}/status", etl.EtlStatusResource(engine, settings))
-    app.add_route(f"{openapi.API}/etl-runs", etl.EtlRuns(engine, settings, enqueue_etl or etl_run_enqueuer(settings)))
+    if enqueue_export is None or enqueue_etl is None:
+        broker = sending_broker(settings)
+        enqueue_export = enqueue_export or export_enqueuer(broker)
+        enqueue_etl = enqueue_etl or etl_run_enqueuer(broker)
+    app.add_route(f"{openapi.API}/etl-runs", etl.EtlRuns(engine, settings, enqueue_etl))
     app.add_route(f"{openapi.API}/etl-runs/{{run_id}}", etl.EtlRun(engine, settings))
-    enqueue_export = enqueue_export or export_enqueuer(settings)
     app.add_route(f"{openapi.API}/exports", exports.Exports(engine, settings, enqueue_export))
     app.add_route(f"{openapi.API}/exports/{{export_id}}", exports.Export(engine, settings))
-    app.add_route(f"{DOWNLOAD_PATH}/{{file_name}}", exports.Download(engine, settings))
+    app.add_route(f"{exports.DOWNLOAD_PATH}/{{file_name}}", exports.Download(engine, settings))
     app.add_route(f"{openapi.API}/meta", dashboard.ReportMeta(settings.report_timezone))
     app.add_route(f"{openapi.API}/campaigns", dashboard.Campaigns(engine, settings.report_timezone))
 

@@ -9,7 +9,8 @@ import time
 from ulid import ULID
 
 from core import logs, metrics
-from core.auth import verify_admin_token
+from core.auth import CurrentAdmins, verify_admin_token
+from core.errors import Unauthorized
 
 # Accept a caller's id only if it is short and printable, so it is safe in logs and headers.
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -40,20 +41,32 @@ class RequestIdMiddleware:
         status = resp.status_code
         access_log.info("%s %s %s %.1f ms", req.method, route, status, duration_ms,
                         extra={"method": req.method, "route": route, "status": status, "duration_ms": duration_ms})
-        metrics.HTTP_REQUESTS.labels(route, req.method, str(status)).inc()
-        metrics.HTTP_DURATION.labels(route, req.method).observe(duration_ms / 1000)
+        metrics.request_answered(route, req.method, status, duration_ms / 1000)
         logs.request_id.reset(tokens[0])
         logs.admin_id.reset(tokens[1])
 
 
 class AdminAuthMiddleware:
-    """Every route needs an admin token unless its resource says `public = True`."""
+    """Every route needs the bearer token of a current admin unless its resource says `public = True`."""
 
-    def __init__(self, jwt_secret: str):
+    def __init__(self, jwt_secret: str, admins: CurrentAdmins):
         self._secret = jwt_secret
+        self._admins = admins
 
     def process_resource(self, req, resp, resource, params):
         if resource is None or getattr(resource, "public", False):
             return
-        req.context.principal = verify_admin_token(req.get_header("Authorization"), self._secret)
-        logs.admin_id.set(req.context.principal.user_id)
+        principal = verify_admin_token(bearer_token(req.get_header("Authorization")), self._secret)
+        self._admins.require(principal.user_id)
+        req.context.principal = principal
+        logs.admin_id.set(principal.user_id)
+
+
+def bearer_token(header_value: str | None) -> str:
+    """The token of `Authorization: Bearer <token>`."""
+    if not header_value:
+        raise Unauthorized("Missing Authorization header; send 'Authorization: Bearer <token>'")
+    scheme, _, token = header_value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization header must be 'Bearer <token>'")
+    return token.strip()

@@ -16,10 +16,11 @@ from core.exports.datasets import (
     Filter,
     parse_user_id,
 )
-from core.exports.links import DOWNLOAD_PATH
 from core.exports.records import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, MAX_ROWS
+from core.exports.status import ExportStatus
+from core.exports.writers import PROGRESS_EVERY
 from core.tables import ETL_RUN_STATUSES, EXPORT_TYPES, TOKEN_TYPES
-from web.resources.exports import RETRY_AFTER_SECONDS
+from web.resources.exports import DOWNLOAD_PATH, RETRY_AFTER_SECONDS
 
 PATH = "/api/v1/openapi.json"
 API = "/api/v1/admin/analytics"  # the prefix of every analytics route (web.app mounts them here)
@@ -125,8 +126,8 @@ def _export_request(dataset: Dataset) -> dict:
 
 
 _EXPORT_STATUS_FIELDS = {  # what each status adds to the fields every export has
-    "preparing": {"rows_written": {**_COUNT, "description": "updated every 1,000 rows"}},
-    "ready": {
+    ExportStatus.PREPARING: {"rows_written": {**_COUNT, "description": f"updated every {PROGRESS_EVERY:,} rows"}},
+    ExportStatus.READY: {
         "actual_rows": _COUNT,
         "download_url": {"type": "string", "pattern": f"^{DOWNLOAD_PATH}/",
                          "description": "the signed link, valid until `expires_at`; no token needed"},
@@ -134,16 +135,16 @@ _EXPORT_STATUS_FIELDS = {  # what each status adds to the fields every export ha
         "file_size": {**_COUNT, "description": "bytes"},
         "completed_at": _TIMESTAMP,
     },
-    "failed": {"error_message": {"type": "string"}, "completed_at": _TIMESTAMP},
-    "expired": {"actual_rows": _COUNT, "download_url": {"type": "null"}, "expires_at": _TIMESTAMP,
+    ExportStatus.FAILED: {"error_message": {"type": "string"}, "completed_at": _TIMESTAMP},
+    ExportStatus.EXPIRED: {"actual_rows": _COUNT, "download_url": {"type": "null"}, "expires_at": _TIMESTAMP,
                 "completed_at": _TIMESTAMP},
 }
 
 
 def _export_status(status: str, extra: dict) -> dict:
-    return {"title": status, **_object({
+    return {"title": str(status), **_object({
         "export_id": _ULID,
-        "status": {"const": status},
+        "status": {"const": str(status)},
         "type": {"enum": list(EXPORT_TYPES)},
         "dataset": {"enum": list(DATASETS)},
         "filters": {"type": "object", "description": "as validated: dates as YYYY-MM-DD, user ids as numbers"},

@@ -22,7 +22,7 @@ from core.errors import ConfigError, DomainError, ValidationError
 from core.etl.job import run_etl
 from core.etl.plan import requested_dates
 from core.etl.requests import queue_etl
-from core.exports.maintenance import expire_exports, fail_stuck_exports
+from core.exports.maintenance import expire_exports
 from core.logs import configure_logging
 from core.progress import ProgressLine
 from core.verify import repair, verify
@@ -78,11 +78,11 @@ def cmd_etl(settings: Settings, args) -> int:
     if args.enqueue:
         if not (args.date or args.first or args.last):
             raise ValidationError("--enqueue needs the days: --date D, or --from D --to D")
-        from workers.enqueue import etl_run_enqueuer
+        from workers.enqueue import etl_run_enqueuer, sending_broker
 
         first, last = _date_arguments(args)
         run, sent = queue_etl(engine, tz, first, last, trigger="cli-enqueue", now=utc_now(),
-                              send=etl_run_enqueuer(settings))
+                              send=etl_run_enqueuer(sending_broker(settings)))
         how = "queued" if sent else "joined the queued run"
         print(f"ETL run {run.id} {how}: {run.first_date} to {run.last_date}; "
               f"GET /api/v1/admin/analytics/etl-runs/{run.id} shows how it goes")
@@ -140,10 +140,10 @@ def cmd_scheduler(settings: Settings, args) -> int:
 
 
 def cmd_exports_cleanup(settings: Settings, args) -> int:
-    engine = get_engine(settings.database_url)
-    expired = expire_exports(engine, settings)
-    stuck = fail_stuck_exports(engine, settings)
-    print(f"Cleaned up {expired} expired export(s); failed {stuck} stuck export(s)")
+    from workers.enqueue import export_enqueuer, sending_broker
+    from workers.jobs import clean_up_exports
+
+    print(clean_up_exports(settings, export_enqueuer(sending_broker(settings))))
     return 0
 
 
@@ -242,8 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("exports", help="export housekeeping")
     exports = p.add_subparsers(dest="exports_command", required=True, metavar="COMMAND")
     _command(exports, "cleanup",
-             "expire ready exports past expires_at (deleting their files) and fail exports stuck preparing",
-             "  wallet-analytics exports cleanup", handler=cmd_exports_cleanup)
+             "expire ready exports past expires_at (deleting their files), queue lost exports again once, "
+             "fail exports stuck preparing", "  wallet-analytics exports cleanup", handler=cmd_exports_cleanup)
 
     _command(commands, "web", "serve the API with gunicorn (deploy/gunicorn.conf.py)",
              "  PORT=8000 WEB_CONCURRENCY=2 wallet-analytics web", handler=cmd_web, needs_jwt_secret=True)

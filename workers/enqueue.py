@@ -13,15 +13,18 @@ from workers.broker import build_broker
 from workers.jobs import ETL_QUEUE, EXPORTS_QUEUE, GENERATE_EXPORT, QUEUED_ETL
 
 
-def _sender(settings: Settings, queue: str, actor: str, what: str) -> Callable[[object], None]:
-    """A function that sends one message with one argument to `actor`, or raises ServiceUnavailable."""
+def sending_broker(settings: Settings) -> dramatiq.Broker:
+    """The broker this process sends on: Redis, or in the demo the in-process broker that this
+    process's own worker consumes."""
     if settings.redis_url:
-        broker = build_broker(settings)
-    else:
-        # The demo: the in-process broker that this process's own worker consumes.
-        from workers import actors
+        return build_broker(settings)
+    from workers import actors
 
-        broker = actors.broker
+    return actors.broker
+
+
+def _sender(broker: dramatiq.Broker, queue: str, actor: str, what: str) -> Callable[[object], None]:
+    """A function that sends one message with one argument to `actor`, or raises ServiceUnavailable."""
     broker.declare_queue(queue)
 
     def send(argument: object) -> None:
@@ -36,11 +39,11 @@ def _sender(settings: Settings, queue: str, actor: str, what: str) -> Callable[[
     return send
 
 
-def export_enqueuer(settings: Settings) -> Callable[[str], None]:
+def export_enqueuer(broker: dramatiq.Broker) -> Callable[[str], None]:
     """Queues the generation of an export."""
-    return _sender(settings, EXPORTS_QUEUE, GENERATE_EXPORT, "export")
+    return _sender(broker, EXPORTS_QUEUE, GENERATE_EXPORT, "export")
 
 
-def etl_run_enqueuer(settings: Settings) -> Callable[[int], None]:
+def etl_run_enqueuer(broker: dramatiq.Broker) -> Callable[[int], None]:
     """Queues an ETL run recorded as queued (core.etl.requests)."""
-    return _sender(settings, ETL_QUEUE, QUEUED_ETL, "ETL")
+    return _sender(broker, ETL_QUEUE, QUEUED_ETL, "ETL")

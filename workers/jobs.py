@@ -6,6 +6,7 @@ tests declare them on a broker of their own. Each actor is a thin wrapper around
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import dramatiq
@@ -16,12 +17,18 @@ from core.config import Settings
 from core.db import get_engine
 from core.etl.job import fold_in, run_etl
 from core.etl.lock import EtlAlreadyRunning
-from core.exports.generation import generate_export
-from core.exports.maintenance import expire_exports
+from core.exports.generation import TRANSIENT_FAILURE, generate_export, is_transient
+from core.exports.maintenance import expire_exports, fail_stuck_exports, requeue_lost_exports
 from core.exports.records import fail_export, load_export
+from core.exports.status import ExportStatus
 
 EXPORTS_QUEUE = "exports"
 GENERATE_EXPORT = "generate_export"
+EXPORT_RETRIES_EXHAUSTED = "export_retries_exhausted"
+# A transient database error (lost connection, deadlock) gets this many attempts in all, 1 s
+# then 2 s apart (Dramatiq's backoff from `min_backoff`); then the export is failed.
+EXPORT_ATTEMPTS = 3
+EXPORT_RETRY_BACKOFF_MS = 1000
 # Longer than any 100,000-row export takes, shorter than EXPORT_STUCK_MINUTES' default (15).
 EXPORT_TIME_LIMIT_MS = 10 * 60 * 1000
 ETL_QUEUE = "etl"
@@ -34,28 +41,34 @@ ETL_TIME_LIMIT_MS = 6 * 3600 * 1000
 
 
 def _observe_export(record: dict | None) -> None:
-    if record is None or record["status"] == "preparing":
+    if record is None or record["status"] == ExportStatus.PREPARING:
         return
-    dataset, file_format = record["dataset"], record["type"]
-    metrics.EXPORTS_FINISHED.labels(dataset, file_format, record["status"]).inc()
-    if record["completed_at"] is not None:
-        metrics.EXPORT_DURATION.labels(dataset, file_format).observe(
-            (record["completed_at"] - record["created_at"]).total_seconds())
-    if record["status"] == "ready":
-        metrics.EXPORT_ROWS.labels(dataset, file_format).inc(record["actual_rows"] or 0)
+    completed = record["completed_at"]
+    metrics.export_finished(
+        record["dataset"], record["type"], record["status"],
+        None if completed is None else (completed - record["created_at"]).total_seconds(),
+        (record["actual_rows"] or 0) if record["status"] == ExportStatus.READY else 0,
+    )
 
 
 def declare_actors(broker: dramatiq.Broker, settings: Settings) -> dict[str, dramatiq.Actor]:
     engine = get_engine(settings.database_url)
 
     def generate(export_id: str) -> None:
-        # Failures become a `failed` export inside core; an exception escapes only when even
-        # that could not be recorded (database down), and then Dramatiq retries the message.
+        # Failures become a `failed` export inside core; a transient database error escapes,
+        # and Dramatiq retries the message (`retry_when`).
         try:
             generate_export(engine, settings, export_id)
         except TimeLimitExceeded:  # raised into this thread by Dramatiq; core has removed its temp file
             fail_export(engine, export_id, f"Timed out after {EXPORT_TIME_LIMIT_MS // 60_000} minutes; narrow the filters")
         _observe_export(load_export(engine, export_id))
+
+    def retry_generation(retries: int, error: Exception) -> bool:
+        return is_transient(error) and retries < EXPORT_ATTEMPTS - 1
+
+    def give_up(message: dict, retry_info: dict) -> None:
+        """The last attempt met a transient error too: the export fails instead of waiting."""
+        fail_export(engine, message["args"][0], TRANSIENT_FAILURE)
 
     def nightly_etl() -> None:
         """The scheduled run, then the expired-export cleanup; waits for a run in progress
@@ -89,6 +102,20 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings) -> dict[str, dra
         ),
         GENERATE_EXPORT: dramatiq.actor(
             generate, broker=broker, actor_name=GENERATE_EXPORT, queue_name=EXPORTS_QUEUE,
-            max_retries=3, min_backoff=5_000, time_limit=EXPORT_TIME_LIMIT_MS,
+            retry_when=retry_generation, min_backoff=EXPORT_RETRY_BACKOFF_MS, time_limit=EXPORT_TIME_LIMIT_MS,
+            on_retry_exhausted=EXPORT_RETRIES_EXHAUSTED,
+        ),
+        EXPORT_RETRIES_EXHAUSTED: dramatiq.actor(
+            give_up, broker=broker, actor_name=EXPORT_RETRIES_EXHAUSTED, queue_name=EXPORTS_QUEUE,
         ),
     }
+
+
+def clean_up_exports(settings: Settings, enqueue_export: Callable[[str], None]) -> str:
+    """The export janitor's three steps, as `exports cleanup` and the scheduler run them; what it did."""
+    engine = get_engine(settings.database_url)
+    expired = expire_exports(engine, settings)
+    stuck = fail_stuck_exports(engine, settings)  # first: an export past saving is not queued again
+    requeued = requeue_lost_exports(engine, settings, enqueue_export)
+    return (f"Cleaned up {expired} expired export(s); queued {requeued} lost export(s) again; "
+            f"failed {stuck} stuck export(s)")

@@ -1,7 +1,8 @@
 """The scheduler process: enqueues the nightly ETL (which ends with the expired-export cleanup)
-at 03:00 REPORT_TIMEZONE, with APScheduler's cron trigger, and a fold-in of the captured
-changes every FOLD_INTERVAL_SECONDS (one message per interval however many rows changed: a
-burst is folded in by one run).
+at 03:00 REPORT_TIMEZONE, with APScheduler's cron trigger; runs the export janitor every few
+minutes, so that no export stays `preparing` without a live job (core/exports/state.py); and
+sends a fold-in of the captured changes every FOLD_INTERVAL_SECONDS (one message per interval
+however many rows changed: a burst is folded in by one run).
 
 Two schedulers started by mistake must not enqueue the night twice: before sending, each claims
 the night's slot, a Redis key set only if absent (SET NX EX); the one that loses sends nothing.
@@ -13,6 +14,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import redis
@@ -23,12 +25,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from core.config import Settings
 from core.dates import local_today, utc_now
-from workers.jobs import FOLD_CHANGES, NIGHTLY_ETL
+from workers.enqueue import export_enqueuer
+from workers.jobs import FOLD_CHANGES, NIGHTLY_ETL, clean_up_exports
 
 log = logging.getLogger(__name__)
 
 NIGHTLY_JOB_ID = "nightly-etl"
+CLEANUP_JOB_ID = "exports-cleanup"
 FOLD_JOB_ID = "fold-in"
+# Well inside EXPORT_REQUEUE_MINUTES (5) and EXPORT_STUCK_MINUTES (15): a lost export is queued
+# again, or a stuck one failed, within a few minutes of the rule applying.
+CLEANUP_EVERY_MINUTES = 2
 NIGHTLY_HOUR = 3
 SLOT_KEY = "wallet-analytics:scheduler:nightly-etl:{day}"
 # Outlives the night it stands for, so a late second scheduler still finds it.
@@ -69,12 +76,17 @@ class NightlyEnqueuer:
         return True
 
 
-def build_scheduler(tz: ZoneInfo, enqueue: Callable[[], object], enqueue_fold: Callable[[], object] | None = None,
-                    fold_interval_seconds: int = 10, scheduler: BaseScheduler | None = None) -> BaseScheduler:
+def build_scheduler(tz: ZoneInfo, enqueue: Callable[[], object], clean_up: Callable[[], object],
+                    enqueue_fold: Callable[[], object] | None = None, fold_interval_seconds: int = 10,
+                    scheduler: BaseScheduler | None = None) -> BaseScheduler:
     scheduler = scheduler or BlockingScheduler(timezone=tz)
     scheduler.add_job(
         enqueue, nightly_trigger(tz), id=NIGHTLY_JOB_ID, coalesce=True, max_instances=1,
         misfire_grace_time=MISFIRE_GRACE_SECONDS, name="nightly ETL",
+    )
+    scheduler.add_job(
+        clean_up, IntervalTrigger(minutes=CLEANUP_EVERY_MINUTES, timezone=tz), id=CLEANUP_JOB_ID,
+        coalesce=True, max_instances=1, name="exports cleanup",
     )
     if enqueue_fold is not None:
         # A missed tick is not made up: the next one folds in everything pending.
@@ -85,6 +97,26 @@ def build_scheduler(tz: ZoneInfo, enqueue: Callable[[], object], enqueue_fold: C
     return scheduler
 
 
+def scheduled_jobs(settings: Settings, actors, slots: redis.Redis | None, scheduler: BaseScheduler) -> BaseScheduler:
+    """The scheduler's three jobs on `scheduler`, sending on the actors' broker (the scheduler
+    process, and the demo's own process)."""
+    return build_scheduler(
+        settings.report_timezone, NightlyEnqueuer(actors.actors[NIGHTLY_ETL].send, settings.report_timezone, slots),
+        _log_cleanup(partial(clean_up_exports, settings, export_enqueuer(actors.broker))),
+        actors.actors[FOLD_CHANGES].send, settings.fold_interval_seconds, scheduler,
+    )
+
+
+def _log_cleanup(clean_up: Callable[[], str]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            log.info("%s", clean_up())
+        except Exception:  # the next round tries again; the scheduler must keep the nightly ETL going
+            log.exception("exports cleanup failed")
+
+    return run
+
+
 def run(settings: Settings) -> int:
     from workers import actors
     from workers.broker import start_in_process_worker
@@ -93,11 +125,8 @@ def run(settings: Settings) -> int:
     if slots is None:
         # No Redis, no shared queue: the scheduler consumes its own message (the demo's setup).
         start_in_process_worker(actors.broker, threads=1)
-    scheduler = build_scheduler(
-        settings.report_timezone, NightlyEnqueuer(actors.actors[NIGHTLY_ETL].send, settings.report_timezone, slots),
-        actors.actors[FOLD_CHANGES].send, settings.fold_interval_seconds,
-    )
-    log.info("scheduling the nightly ETL at %02d:00 %s and a fold-in every %d s", NIGHTLY_HOUR,
-             settings.report_timezone.key, settings.fold_interval_seconds)
+    scheduler = scheduled_jobs(settings, actors, slots, BlockingScheduler(timezone=settings.report_timezone))
+    log.info("scheduling the nightly ETL at %02d:00 %s, the exports cleanup every %d min and a fold-in every %d s",
+             NIGHTLY_HOUR, settings.report_timezone.key, CLEANUP_EVERY_MINUTES, settings.fold_interval_seconds)
     scheduler.start()
     return 0

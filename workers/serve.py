@@ -41,14 +41,13 @@ def _start_in_process_worker(_gunicorn_worker) -> None:
 
     from workers import actors
     from workers.broker import start_in_process_worker
-    from workers.jobs import FOLD_CHANGES, NIGHTLY_ETL
-    from workers.scheduler import build_scheduler
+    from workers.scheduler import scheduled_jobs
 
     start_in_process_worker(actors.broker)
-    # The scheduler's jobs too: the demo folds changes in and runs the nightly ETL by itself.
-    tz = actors.settings.report_timezone
-    build_scheduler(tz, actors.actors[NIGHTLY_ETL].send, actors.actors[FOLD_CHANGES].send,
-                    actors.settings.fold_interval_seconds, BackgroundScheduler(timezone=tz)).start()
+    # The scheduler's jobs too: the demo folds changes in, cleans exports up and runs the nightly
+    # ETL by itself.
+    settings = actors.settings
+    scheduled_jobs(settings, actors, None, BackgroundScheduler(timezone=settings.report_timezone)).start()
 
 
 def serve(settings: Settings, port: int) -> int:

@@ -118,23 +118,17 @@ def _run(engine: Engine, settings: Settings, plan: FoldPlan, lock: EtlLock, etl_
         etl_log.end_progress()
         message = f"{run.step}: {type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
         runs.finish_run(engine, run.id, runs.FAILED, run.done, clock(), message)
-        _observe(trigger, runs.FAILED, run.done, started)
+        metrics.etl_run_finished(trigger, runs.FAILED, run.done, time.perf_counter() - started)
         etl_log.line(f"=== Analytics ETL Job Failed ({message}) ===")
         if not isinstance(error, Exception):
             raise  # KeyboardInterrupt, SystemExit: recorded, then let them stop the process
         log.exception("ETL run %s failed", run.id)
         raise EtlFailed(f"ETL run {run.id} failed at {message}") from error
     runs.finish_run(engine, run.id, runs.SUCCEEDED, run.done, clock())
-    _observe(trigger, runs.SUCCEEDED, run.done, started)
+    metrics.etl_run_finished(trigger, runs.SUCCEEDED, run.done, time.perf_counter() - started)
     etl_log.line("=== Analytics ETL Job Completed Successfully ===")
     log.info("ETL run %s (%s) succeeded: %d day(s)", run.id, trigger, run.done)
     return EtlResult(run_id=run.id, dates=plan.dates, expired_exports=expired)
-
-
-def _observe(trigger: str, status: str, days: int, started: float) -> None:
-    metrics.ETL_RUNS.labels(trigger, status).inc()
-    metrics.ETL_DURATION.labels(trigger).observe(time.perf_counter() - started)
-    metrics.ETL_DAYS.labels(trigger).inc(days)
 
 
 def _materialize(engine: Engine, settings: Settings, plan: FoldPlan, lock: EtlLock, etl_log: EtlLog,

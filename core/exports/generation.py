@@ -3,7 +3,8 @@
 Rows come from a server-side cursor and go straight to a temporary file in EXPORT_DIR, which is
 flushed, fsynced and atomically renamed to `<export id>.<type>`; only then is the row marked
 `ready`. Every way out leaves either a complete file and a `ready` row, or no file and a
-`failed` row. Transient database errors are retried a bounded number of times with backoff.
+`failed` row, or (a transient database error, `is_transient`) no file and the row still
+`preparing` for the worker's next attempt: the actor retries those (Dramatiq's `retry_when`).
 """
 
 from __future__ import annotations
@@ -22,68 +23,57 @@ from sqlalchemy.engine import Engine
 from core.config import Settings
 from core.dates import utc_now
 from core.errors import DomainError
-from core.exports import links
+from core.exports import state
 from core.exports.datasets import DATASETS
-from core.exports.records import MAX_ROWS, fail_export, load_export
+from core.exports.records import MAX_ROWS, fail_export
+from core.exports.status import ExportStatus
 from core.exports.writers import write_csv, write_json
-from core.tables import analytics_exports
 
 log = logging.getLogger(__name__)
 
 LINK_LIFETIME = timedelta(hours=24)
 STREAM_BATCH = 1000
-ATTEMPTS = 3
-FIRST_BACKOFF_SECONDS = 1.0
+TRANSIENT_FAILURE = "Database unavailable while generating the export; create it again later"
 
 
-def generate_export(engine: Engine, settings: Settings, export_id: str, *,
-                    sleep: Callable[[float], None] = time.sleep) -> None:
+def is_transient(error: BaseException) -> bool:
+    """A database error that another attempt may not meet: lost connection, deadlock, lock wait."""
+    return isinstance(error, sa.exc.OperationalError)
+
+
+def generate_export(engine: Engine, settings: Settings, export_id: str) -> None:
     """Write the file of a `preparing` export and mark it `ready`, or mark it `failed`.
 
-    A redelivered message (a worker died mid-export) finds the export still `preparing` and
-    starts over; one that finds it finished does nothing.
+    A redelivered or retried message finds the export still `preparing` and starts over (its
+    progress from zero); one that finds it finished does nothing. A transient database error
+    propagates, for the caller to retry.
     """
-    for attempt in range(1, ATTEMPTS + 1):
-        record = load_export(engine, export_id)
-        if record is None or record["status"] != "preparing":
+    with engine.begin() as conn:
+        record = state.load(conn, export_id)
+        if record is None or not state.start_attempt(conn, export_id, utc_now()):
             log.info("export %s: nothing to do (%s)", export_id, "deleted" if record is None else record["status"])
             return
-        try:
-            _write_and_publish(engine, settings, record)
-            return
-        except sa.exc.OperationalError as error:
-            if attempt == ATTEMPTS:
-                _fail(engine, export_id, error)
-                return
-            delay = FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1)
-            log.warning("export %s: transient database error (%s); retry %d in %.0fs",
-                        export_id, type(error).__name__, attempt, delay)
-            sleep(delay)
-        except Exception as error:  # noqa: BLE001 (whatever it was, the admin gets a status, not a stuck export)
-            _fail(engine, export_id, error)
-            return
-
-
-def _fail(engine: Engine, export_id: str, error: Exception) -> None:
-    log.error("export %s failed", export_id, exc_info=error)
-    fail_export(engine, export_id, readable_error(error))
+    try:
+        _write_and_publish(engine, settings, record)
+    except Exception as error:  # whatever it was, the admin gets a status, not a stuck export
+        if is_transient(error):
+            log.warning("export %s: transient database error (%s)", export_id, type(error).__name__)
+            raise
+        log.error("export %s failed", export_id, exc_info=error)
+        fail_export(engine, export_id, readable_error(error))
 
 
 def readable_error(error: Exception) -> str:
     """What the admin reads in `error_message`: the kind of failure, no traceback or SQL."""
     if isinstance(error, DomainError):
         return error.message
-    if isinstance(error, sa.exc.OperationalError):
-        return "Database unavailable while generating the export; create it again later"
+    if is_transient(error):
+        return TRANSIENT_FAILURE
     if isinstance(error, sa.exc.DBAPIError):
         return f"Database error while generating the export ({type(error.orig).__name__})"
     if isinstance(error, OSError):
         return f"Could not write the export file: {error.strerror or type(error).__name__}"
     return f"Export failed ({type(error).__name__}); quote the export id when reporting it"
-
-
-def file_name(export_id: str, export_type: str) -> str:
-    return f"{export_id}.{export_type}"
 
 
 def _write_and_publish(engine: Engine, settings: Settings, record: dict) -> None:
@@ -92,32 +82,19 @@ def _write_and_publish(engine: Engine, settings: Settings, record: dict) -> None
     export_dir.mkdir(parents=True, exist_ok=True)
     _remove_partial_files(export_dir, export_id)
     rows, size = _write_file(engine, settings, record)
-    final_path = export_dir / file_name(export_id, record["type"])
+    final_path = export_dir / state.file_name(export_id, record["type"])
     now = utc_now()
-    expires_at = now + LINK_LIFETIME
-    values = {
-        "status": "ready",
-        "actual_rows": rows,
-        "rows_written": rows,
-        "file_size": size,
-        "file_path": final_path.name,  # always resolved inside EXPORT_DIR
-        "download_url": links.download_url(settings, export_id, record["type"], expires_at),
-        "completed_at": now,
-        "expires_at": expires_at,
-    }
     try:
         with engine.begin() as conn:
-            published = conn.execute(
-                sa.update(analytics_exports)
-                .where(analytics_exports.c.id == export_id, analytics_exports.c.status == "preparing")
-                .values(values)
-            ).rowcount == 1
+            published = state.publish(conn, export_id, record["type"], rows=rows, size=size, now=now,
+                                      expires_at=now + LINK_LIFETIME)
+            status = ExportStatus.READY if published else (state.load(conn, export_id) or {}).get("status")
     except BaseException:
         final_path.unlink(missing_ok=True)  # no file without a `ready` row; a retry writes it again
         raise
     if published:
         log.info("export %s ready: %d rows, %d bytes in %.2f s", export_id, rows, size, time.perf_counter() - started)
-    elif (load_export(engine, export_id) or {}).get("status") != "ready":
+    elif status != ExportStatus.READY:
         # The janitor failed it meanwhile (or it was deleted): its file must not linger.
         final_path.unlink(missing_ok=True)
 
@@ -141,7 +118,7 @@ def _write_file(engine: Engine, settings: Settings, record: dict) -> tuple[int, 
             out.flush()
             os.fsync(out.fileno())
         size = os.path.getsize(temp_name)
-        os.replace(temp_name, export_dir / file_name(export_id, record["type"]))
+        os.replace(temp_name, export_dir / state.file_name(export_id, record["type"]))
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
@@ -159,11 +136,7 @@ def _progress_recorder(engine: Engine, export_id: str) -> Callable[[int], None]:
     def record_progress(rows_written: int) -> None:
         # Its own connection: the streaming one is busy until its cursor is exhausted.
         with engine.begin() as conn:
-            conn.execute(
-                sa.update(analytics_exports)
-                .where(analytics_exports.c.id == export_id, analytics_exports.c.status == "preparing")
-                .values(rows_written=rows_written)
-            )
+            state.record_progress(conn, export_id, rows_written, utc_now())
 
     return record_progress
 

@@ -1,9 +1,9 @@
 """Signed, expiring download links, and the files they resolve to.
 
-A link is `/exports/<export id>.<type>?expires=<unix seconds>&signature=<hex>`, the signature an
-HMAC-SHA256 of the export id and the expiry under DOWNLOAD_SECRET. It needs no bearer token (as
-the spec's `curl -O`); whoever holds it may download until it expires. Anything wrong with it is
-a 404 that says no more, so a link cannot be probed.
+A link is an export's id and type, an expiry (unix seconds) and a signature: an HMAC-SHA256 of
+the export id and the expiry under DOWNLOAD_SECRET. It needs no bearer token (as the spec's
+`curl -O`); whoever holds it may download until it expires. Anything wrong with it is a
+NotFound that says no more, so a link cannot be probed. The web layer makes a link a URL.
 """
 
 from __future__ import annotations
@@ -15,20 +15,28 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO
-from urllib.parse import urlencode
+
+from sqlalchemy.engine import Engine
 
 from core.config import Settings
 from core.dates import utc_now
 from core.errors import ConfigError, NotFound
+from core.exports import state
 from core.exports.records import load_export
+from core.exports.status import ExportStatus
 
-DOWNLOAD_PATH = "/exports"
-CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
-_FILE_NAME = re.compile(r"([0-9A-HJKMNP-TV-Z]{26})\.(csv|json)")
 # ASCII only: int() refuses "²" and compare_digest() refuses non-ASCII text (both were 500s).
 _EXPIRES = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
 NOT_FOUND = "Export file not found, or the link has expired"
+
+
+@dataclass(frozen=True)
+class Link:
+    export_id: str
+    export_type: str
+    expires: int  # unix seconds
+    signature: str
 
 
 def _secret(settings: Settings) -> bytes:
@@ -45,46 +53,50 @@ def _unix(utc_naive: datetime) -> int:
     return int(utc_naive.replace(tzinfo=UTC).timestamp())
 
 
-def download_url(settings: Settings, export_id: str, export_type: str, expires_at: datetime) -> str:
+def link(settings: Settings, export_id: str, export_type: str, expires_at: datetime) -> Link:
     expires = _unix(expires_at)
-    query = urlencode({"expires": expires, "signature": signature(settings, export_id, expires)})
-    return f"{DOWNLOAD_PATH}/{export_id}.{export_type}?{query}"
+    return Link(export_id, export_type, expires, signature(settings, export_id, expires))
+
+
+def link_of(settings: Settings, record: dict) -> Link | None:
+    """The download link of a `ready` export; None for any other."""
+    if record["status"] != ExportStatus.READY:
+        return None
+    return link(settings, record["id"], record["type"], record["expires_at"])
 
 
 @dataclass
 class Download:
     stream: BinaryIO
     size: int
-    content_type: str
+    export_type: str
     attachment_name: str  # what the admin's browser saves it as, e.g. transactions_20251108153045.csv
 
 
-def open_download(engine, settings: Settings, requested_name: str, expires: str | None,
+def open_download(engine: Engine, settings: Settings, export_id: str, export_type: str, expires: str | None,
                   given_signature: str | None, now: datetime | None = None) -> Download:
     """The file behind a signed link, opened for reading; NotFound for anything else."""
-    match = _FILE_NAME.fullmatch(requested_name)
-    if not (match and _EXPIRES.fullmatch(expires or "") and _SIGNATURE.fullmatch(given_signature or "")):
+    if not (_EXPIRES.fullmatch(expires or "") and _SIGNATURE.fullmatch(given_signature or "")):
         raise NotFound(NOT_FOUND)
-    export_id, export_type = match.groups()
     if not hmac.compare_digest(signature(settings, export_id, int(expires)), given_signature):
         raise NotFound(NOT_FOUND)
     if int(expires) <= _unix(now or utc_now()):
         raise NotFound(NOT_FOUND)
     record = load_export(engine, export_id)
-    if record is None or record["status"] != "ready" or record["type"] != export_type:
+    if record is None or record["status"] != ExportStatus.READY or record["type"] != export_type:
         raise NotFound(NOT_FOUND)
     # The path is built from the validated id alone, never from the URL or a stored path.
-    path = settings.export_dir / f"{export_id}.{export_type}"
+    path = settings.export_dir / state.file_name(export_id, export_type)
     if path.resolve().parent != settings.export_dir.resolve():
         raise NotFound(NOT_FOUND)
     try:
-        stream = open(path, "rb")  # noqa: SIM115 (the web layer streams it, and closes it when done)
+        stream = open(path, "rb")  # the web layer streams it, and closes it when done
     except FileNotFoundError:
         raise NotFound(NOT_FOUND) from None
     local_created = record["created_at"].replace(tzinfo=UTC).astimezone(settings.report_timezone)
     return Download(
         stream=stream,
         size=os.fstat(stream.fileno()).st_size,
-        content_type=CONTENT_TYPES[export_type],
+        export_type=export_type,
         attachment_name=f"{record['dataset']}_{local_created:%Y%m%d%H%M%S}.{export_type}",
     )

@@ -1,18 +1,20 @@
-"""Expiring old exports and failing stuck ones; both idempotent, run by `exports cleanup`."""
+"""The export janitor, run by `exports cleanup` (and every few minutes by the scheduler): expires
+old exports and deletes their files, queues lost exports again once, fails stuck ones. Each
+step is idempotent."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.config import Settings
 from core.dates import utc_now
-from core.exports.records import stuck_cutoff, stuck_message
-from core.tables import analytics_exports
+from core.errors import ServiceUnavailable
+from core.exports import state
 
 log = logging.getLogger(__name__)
 
@@ -23,24 +25,33 @@ def expire_exports(engine: Engine, settings: Settings, now: datetime | None = No
     The row changes first, so no `ready` export ever points at a deleted file; files of rows
     expired earlier but not yet deleted (a crash in between) are deleted too.
     """
-    now = now or utc_now()
     with engine.begin() as conn:
-        expired = conn.execute(
-            sa.update(analytics_exports)
-            .where(analytics_exports.c.status == "ready", analytics_exports.c.expires_at <= now)
-            .values(status="expired", download_url=None)
-        ).rowcount
-        leftovers = conn.execute(
-            sa.select(analytics_exports.c.id, analytics_exports.c.file_path)
-            .where(analytics_exports.c.status == "expired", analytics_exports.c.file_path.is_not(None))
-        ).all()
+        expired = state.expire_due(conn, now or utc_now())
+        leftovers = state.expired_files(conn)
     for export_id, name in leftovers:
         (settings.export_dir / Path(name).name).unlink(missing_ok=True)
         with engine.begin() as conn:
-            conn.execute(
-                sa.update(analytics_exports).where(analytics_exports.c.id == export_id).values(file_path=None)
-            )
+            state.forget_file(conn, export_id)
     return expired
+
+
+def requeue_lost_exports(engine: Engine, settings: Settings, enqueue: Callable[[str], None],
+                         now: datetime | None = None) -> int:
+    """Queue again, once, each export whose message looks lost (see `core.exports.state`); the count.
+
+    The mark is committed before the message is sent: a send that fails leaves the export to the
+    stuck rule rather than to a second re-enqueue.
+    """
+    with engine.begin() as conn:
+        lost = state.claim_lost(conn, settings, now or utc_now())
+    for export_id in lost:
+        log.warning("export %s: no sign of a worker for %d minutes; queued again", export_id,
+                    settings.export_requeue_minutes)
+        try:
+            enqueue(export_id)
+        except ServiceUnavailable as error:
+            log.error("export %s: could not queue it again (%s); the stuck rule will fail it", export_id, error.message)
+    return len(lost)
 
 
 def fail_stuck_exports(engine: Engine, settings: Settings, now: datetime | None = None) -> int:
@@ -52,15 +63,10 @@ def fail_stuck_exports(engine: Engine, settings: Settings, now: datetime | None 
     if settings.export_stuck_minutes == 0:
         return 0
     now = now or utc_now()
-    cutoff = stuck_cutoff(settings, now)
     with engine.begin() as conn:
-        failed = conn.execute(
-            sa.update(analytics_exports)
-            .where(analytics_exports.c.status == "preparing", analytics_exports.c.created_at < cutoff)
-            .values(status="failed", error_message=stuck_message(settings), completed_at=now)
-        ).rowcount
+        failed = state.fail_stuck(conn, settings, now)
     if settings.export_dir.is_dir():
-        cutoff_epoch = cutoff.replace(tzinfo=UTC).timestamp()
+        cutoff_epoch = state.stuck_cutoff(settings, now).replace(tzinfo=UTC).timestamp()
         for partial in settings.export_dir.glob(".*.tmp"):
             if partial.stat().st_mtime < cutoff_epoch:
                 partial.unlink(missing_ok=True)

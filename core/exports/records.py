@@ -1,9 +1,7 @@
-"""The `analytics_exports` records: creating one after the row estimate, reading the caller's,
-listing them, and failing one that cannot finish."""
+"""An admin's exports: creating one after the row estimate, reading one, listing them, and failing
+one that cannot be queued. Every change of a row goes through `core.exports.state`."""
 
 from __future__ import annotations
-
-from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -11,10 +9,11 @@ from ulid import ULID
 
 from core.config import Settings
 from core.dates import utc_now
-from core.errors import BusinessRuleViolation, NotFound, ValidationError
+from core.errors import BusinessRuleViolation, NotFound, Unauthorized, ValidationError
+from core.exports import state
 from core.exports.validation import ExportRequest
 from core.numbers import is_ascii_digits
-from core.tables import analytics_exports
+from core.tables import analytics_exports, users
 
 MAX_ROWS = 100_000
 _ULID_ALPHABET = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
@@ -41,13 +40,23 @@ def create_export(engine: Engine, settings: Settings, user_id: int, request: Exp
         "dataset": request.dataset.name,
         "filters": request.filters,
         "columns": request.columns,
-        "status": "preparing",
         "estimated_rows": estimated,
         "created_at": utc_now(),
     }
-    with engine.begin() as conn:
-        conn.execute(sa.insert(analytics_exports).values(record))
+    try:
+        with engine.begin() as conn:
+            state.insert(conn, record)
+    except sa.exc.IntegrityError:
+        # The admin was deleted after the (briefly cached) check of their token: not a 500.
+        if _user_exists(engine, user_id):
+            raise
+        raise Unauthorized("The token's user no longer exists; ask for a new token") from None
     return get_export(engine, settings, user_id, record["id"])
+
+
+def _user_exists(engine: Engine, user_id: int) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(users.c.id).where(users.c.id == user_id)).first() is not None
 
 
 def check_export_id(raw: str, name: str = "export_id") -> str:
@@ -58,29 +67,30 @@ def check_export_id(raw: str, name: str = "export_id") -> str:
 
 def load_export(engine: Engine, export_id: str) -> dict | None:
     with engine.connect() as conn:
-        row = conn.execute(sa.select(analytics_exports).where(analytics_exports.c.id == export_id)).first()
-    return None if row is None else row._asdict()
+        return state.load(conn, export_id)
 
 
 def get_export(engine: Engine, settings: Settings, user_id: int, export_id: str) -> dict:
     """The caller's export; another admin's is as unknown as a missing one (404)."""
-    record = load_export(engine, check_export_id(export_id))
+    check_export_id(export_id)
+    with engine.begin() as conn:
+        state.fail_stuck(conn, settings, utc_now(), user_id=user_id)
+        record = state.load(conn, export_id)
     if record is None or record["user_id"] != user_id:
         raise NotFound("Export not found")
-    if _is_stuck(record, settings):
-        fail_export(engine, export_id, stuck_message(settings))
-        record = load_export(engine, export_id)
     return record
 
 
-def list_exports(engine: Engine, user_id: int, *, limit: object = None, cursor: str | None = None):
+def list_exports(engine: Engine, settings: Settings, user_id: int, *, limit: object = None,
+                 cursor: str | None = None):
     """A page of the caller's exports, newest first, and the cursor of the next page (or None)."""
     limit = _page_limit(limit)
     query = sa.select(analytics_exports).where(analytics_exports.c.user_id == user_id)
     if cursor:
         query = query.where(analytics_exports.c.id < check_export_id(cursor, "cursor"))
     query = query.order_by(analytics_exports.c.id.desc()).limit(limit + 1)
-    with engine.connect() as conn:
+    with engine.begin() as conn:
+        state.fail_stuck(conn, settings, utc_now(), user_id=user_id)
         records = [row._asdict() for row in conn.execute(query)]
     next_cursor = records[limit - 1]["id"] if len(records) > limit else None
     return records[:limit], next_cursor
@@ -94,31 +104,7 @@ def _page_limit(raw: object) -> int:
     return int(raw)
 
 
-def fail_export(engine: Engine, export_id: str, message: str, *, now: datetime | None = None) -> bool:
+def fail_export(engine: Engine, export_id: str, message: str) -> bool:
     """Mark a `preparing` export failed; False if it had already finished some other way."""
     with engine.begin() as conn:
-        result = conn.execute(
-            sa.update(analytics_exports)
-            .where(analytics_exports.c.id == export_id, analytics_exports.c.status == "preparing")
-            .values(status="failed", error_message=message, completed_at=now or utc_now())
-        )
-    return result.rowcount == 1
-
-
-def stuck_message(settings: Settings) -> str:
-    return (
-        f"Timed out: still preparing after {settings.export_stuck_minutes} minutes "
-        "(the worker may have stopped); create the export again"
-    )
-
-
-def _is_stuck(record: dict, settings: Settings) -> bool:
-    return (
-        settings.export_stuck_minutes > 0
-        and record["status"] == "preparing"
-        and record["created_at"] < stuck_cutoff(settings)
-    )
-
-
-def stuck_cutoff(settings: Settings, now: datetime | None = None) -> datetime:
-    return (now or utc_now()) - timedelta(minutes=settings.export_stuck_minutes)
+        return state.fail(conn, export_id, message, utc_now())

@@ -6,13 +6,43 @@ Revises: 0001_base_wallet_schema
 
 import sqlalchemy as sa
 from alembic import op
-
-from core.dialect import EMPTY_JSON_OBJECT, REALTIME_VIEW, UNSIGNED_BIGINT, UNSIGNED_INT, create_realtime_view_sql, enum
+from sqlalchemy.dialects import mysql
 
 revision = "0002_analytics_schema"
 down_revision = "0001_base_wallet_schema"
 branch_labels = None
 depends_on = None
+
+# What this revision needs of the column types, as they were when it was written: a migration
+# means the same in a year, whatever `core` becomes.
+UNSIGNED_BIGINT = sa.BigInteger().with_variant(mysql.BIGINT(unsigned=True), "mysql", "mariadb")
+UNSIGNED_INT = sa.Integer().with_variant(mysql.INTEGER(unsigned=True), "mysql", "mariadb")
+EMPTY_JSON_OBJECT = sa.text("('{}')")  # a parenthesised default: an expression on MySQL 8, MariaDB and SQLite
+REALTIME_VIEW = "v_token_analytics_realtime"
+# The spec's view, for ad-hoc SQL by other tools (its dates are UTC dates).
+REALTIME_VIEW_SELECT = """
+SELECT
+    DATE(occurred_at) AS date,
+    SUM(CASE WHEN direction = 'credit' THEN amount ELSE 0 END) AS credited,
+    SUM(CASE WHEN direction = 'debit' THEN amount ELSE 0 END) AS debited,
+    SUM(CASE WHEN direction = 'credit' THEN CAST(amount AS SIGNED) ELSE -CAST(amount AS SIGNED) END) AS net,
+    COUNT(DISTINCT user_id) AS active_users
+FROM wallet_ledger
+GROUP BY DATE(occurred_at)
+"""
+
+
+def enum(*values: str, name: str) -> sa.Enum:
+    """A native ENUM on MySQL, a CHECK constraint on SQLite."""
+    return sa.Enum(*values, name=name, native_enum=True, create_constraint=True)
+
+
+def create_realtime_view_sql(dialect_name: str) -> str:
+    if dialect_name == "sqlite":
+        # SQLite has no SIGNED type and no CREATE OR REPLACE VIEW.
+        select = REALTIME_VIEW_SELECT.replace("CAST(amount AS SIGNED)", "amount")
+        return f"CREATE VIEW IF NOT EXISTS {REALTIME_VIEW} AS {select}"
+    return f"CREATE OR REPLACE VIEW {REALTIME_VIEW} AS {REALTIME_VIEW_SELECT}"
 
 
 def upgrade() -> None:

@@ -7,13 +7,23 @@ Revises: 0002_analytics_schema
 
 import sqlalchemy as sa
 from alembic import op
-
-from core.dialect import BITMAP, UNSIGNED_BIGINT, UNSIGNED_INT, enum
+from sqlalchemy.dialects import mysql
 
 revision = "0003_analytics_aggregates"
 down_revision = "0002_analytics_schema"
 branch_labels = None
 depends_on = None
+
+# What this revision needs of the column types, as they were when it was written: a migration
+# means the same in a year, whatever `core` becomes.
+UNSIGNED_BIGINT = sa.BigInteger().with_variant(mysql.BIGINT(unsigned=True), "mysql", "mariadb")
+UNSIGNED_INT = sa.Integer().with_variant(mysql.INTEGER(unsigned=True), "mysql", "mariadb")
+BITMAP = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+
+
+def enum(*values: str, name: str) -> sa.Enum:
+    """A native ENUM on MySQL, a CHECK constraint on SQLite."""
+    return sa.Enum(*values, name=name, native_enum=True, create_constraint=True)
 
 ROLLUP_INDEX = "idx_ledger_day_rollup"
 

@@ -6,14 +6,17 @@ Revises: 0003_analytics_aggregates
 
 import sqlalchemy as sa
 from alembic import op
-
-from core.dialect import UNSIGNED_BIGINT, UNSIGNED_INT
+from sqlalchemy.dialects import mysql
 
 revision = "0004_export_progress"
-# Another branch adds 0003_analytics_aggregates; this must point at it once both are merged.
 down_revision = "0003_analytics_aggregates"
 branch_labels = None
 depends_on = None
+
+# What this revision needs of the column types, as they were when it was written: a migration
+# means the same in a year, whatever `core` becomes.
+UNSIGNED_BIGINT = sa.BigInteger().with_variant(mysql.BIGINT(unsigned=True), "mysql", "mariadb")
+UNSIGNED_INT = sa.Integer().with_variant(mysql.INTEGER(unsigned=True), "mysql", "mariadb")
 
 
 def upgrade() -> None:

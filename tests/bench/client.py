@@ -13,11 +13,11 @@ from tests.bench.stats import Timing, summarize
 REQUEST_TIMEOUT_SECONDS = 120
 
 
-class NotServed(Exception):
-    """The route answered something other than 200: it is reported as n/a with the status."""
+class RouteFailed(Exception):
+    """The route answered something other than 200: an error of the run, with the status."""
 
     def __init__(self, status: int):
-        super().__init__(f"n/a ({status})")
+        super().__init__(f"error: answered {status}")
         self.status = status
 
 
@@ -66,16 +66,16 @@ def _json_or_text(body: bytes) -> object:
 
 
 def time_get(client: ApiClient, path: str, params: dict, *, warmup: int, requests: int) -> Timing:
-    """Median and p95 of `requests` GETs after `warmup` untimed ones; raises NotServed on non-200."""
+    """Median and p95 of `requests` GETs after `warmup` untimed ones; raises RouteFailed on non-200."""
     for _ in range(warmup):
         status, _ = client.request("GET", path, params)
         if status != 200:
-            raise NotServed(status)
+            raise RouteFailed(status)
     samples = []
     for _ in range(requests):
         start = time.perf_counter()
         status, _ = client.request("GET", path, params)
         samples.append(time.perf_counter() - start)
         if status != 200:
-            raise NotServed(status)
+            raise RouteFailed(status)
     return summarize(samples)

@@ -69,7 +69,7 @@ class Row:
     ours: Measure | None
     baseline: Measure | None = None
     target: Target | None = None
-    note: str = ""  # why a figure is missing ("n/a (501)"), or what it was measured on
+    note: str = ""  # why a figure is missing ("error: answered 503"), or what it was measured on
 
     @property
     def speedup(self) -> float | None:

@@ -3,8 +3,8 @@
 Builds or reuses the scale's dataset, times the ETL, the analytics routes through gunicorn, the
 real-time part of today, the overview under load and the exports through a real Dramatiq
 worker, each beside its plain-SQL baseline, then prints one table and writes it to
-var/bench/<scale>.json and .md. A feature this checkout does not have yet is reported "n/a";
-an error of a feature it has makes the exit status 1; a crash of the harness, more.
+var/bench/<scale>.json and .md. An error of any figure (a route that does not answer 200, a failed
+ETL or export) is in the table and makes the exit status 1; a crash of the harness, more.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 
 from core.dates import day_bounds, local_today
 from tests.bench import dataset as ds
-from tests.bench.client import ApiClient, NotServed, time_get
+from tests.bench.client import ApiClient, RouteFailed, time_get
 from tests.bench.etl import measure_etl
 from tests.bench.exports import (
     ExportFailed,
@@ -181,8 +181,8 @@ class Benchmark:
                 try:
                     row.ours = Measure.of(time_get(client, route.path, params, warmup=self.scale.warmup_requests,
                                                    requests=self.scale.requests_per_route))
-                except NotServed as missing:
-                    row.note = str(missing)
+                except RouteFailed as error:
+                    row.note = str(error)
                 report.add(row)
             log(f"  {route.name}: {report.rows[-1].cells()[1]} (365 days)")
 
@@ -203,8 +203,8 @@ class Benchmark:
                 past_timing = time_get(client, OVERVIEW.path, {"from": yesterday.isoformat(), "to": yesterday.isoformat()}, **n)
                 today_row.ours, past_row.ours = Measure.of(today_timing), Measure.of(past_timing)
                 added_row.ours = Measure(round(today_timing.median_ms - past_timing.median_ms, 2), "ms")
-            except NotServed as missing:
-                today_row.note = past_row.note = added_row.note = str(missing)
+            except RouteFailed as error:
+                today_row.note = past_row.note = added_row.note = str(error)
         report.rows += [today_row, past_row, added_row]
         log(f"  added by the real-time part: {added_row.cells()[1]}")
 
@@ -219,7 +219,7 @@ class Benchmark:
         latency = Row(section, f"overview, {LOAD_RANGE_DAYS} days: p95 latency under load", None)
         status, _ = client.request("GET", overview)
         if status != 200:
-            throughput.note = latency.note = f"n/a ({status})"
+            throughput.note = latency.note = f"error: answered {status}"
         else:
             self.load_rows(stack, token, overview, throughput, latency)
         ceiling_throughput = Row(section, "GET /healthz: throughput (the stack's ceiling)", None)
@@ -259,7 +259,6 @@ class Benchmark:
     def measure_exports(self, report: Report, client: ApiClient, stack: AppStack, scopes, baselines) -> None:
         section = "exports of transactions (real Dramatiq worker)"
         peaks: dict[str, float] = {}
-        missing = None
         for fmt in ("csv", "json"):
             for size in EXPORT_SIZES:
                 scope = scopes[size]
@@ -268,24 +267,19 @@ class Benchmark:
                             _export_time_target(fmt, size))
                 memory = Row(section, f"{label} rows {fmt.upper()}: worker peak RSS", None,
                              target=Target(at_most=150, unit="MB"))
-                if not missing:
-                    try:
-                        stack.restart_worker()
-                        idle_peak = peak_rss_mb(stack.worker_processes())
-                        run = export_transactions(client, fmt, scope, stack.worker_processes)
-                    except NotServed as not_built:
-                        missing = str(not_built)
-                    except (ExportFailed, TimeoutError) as error:
-                        timed.note = memory.note = f"error: {error}"
-                    else:
-                        timed.ours, memory.ours = Measure(run.seconds, "s"), Measure(run.peak_rss_mb, "MB")
-                        timed.note = f"actual_rows {run.actual_rows:,}, {scope.describe()}; baseline: mysql --batch"
-                        memory.note = f"idle worker {idle_peak} MB"
-                        if fmt in peaks:
-                            memory.note += f"; {run.peak_rss_mb - peaks[fmt]:+.1f} MB over 10k rows"
-                        peaks[fmt] = run.peak_rss_mb
-                if missing:
-                    timed.note = memory.note = f"{missing}; {scope.rows:,} rows, {scope.describe()}"
+                try:
+                    stack.restart_worker()
+                    idle_peak = peak_rss_mb(stack.worker_processes())
+                    run = export_transactions(client, fmt, scope, stack.worker_processes)
+                except (ExportFailed, TimeoutError) as error:
+                    timed.note = memory.note = f"error: {error}"
+                else:
+                    timed.ours, memory.ours = Measure(run.seconds, "s"), Measure(run.peak_rss_mb, "MB")
+                    timed.note = f"actual_rows {run.actual_rows:,}, {scope.describe()}; baseline: mysql --batch"
+                    memory.note = f"idle worker {idle_peak} MB"
+                    if fmt in peaks:
+                        memory.note += f"; {run.peak_rss_mb - peaks[fmt]:+.1f} MB over 10k rows"
+                    peaks[fmt] = run.peak_rss_mb
                 report.rows += [timed, memory]
                 peak = f", peak RSS {memory.ours.text()}" if memory.ours else ""
                 log(f"  export {label} {fmt}: {timed.cells()[1]}{peak}")

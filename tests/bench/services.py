@@ -48,13 +48,6 @@ def run_cli(args: list[str], env: dict[str, str], *, timeout: float) -> subproce
     return done
 
 
-def has_subcommand(name: str, env: dict[str, str]) -> bool:
-    """Whether this checkout's CLI has `name` (the ETL and exports land from other branches)."""
-    done = subprocess.run([str(CLI), name, "--help"], env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=60,
-                          check=False)
-    return done.returncode == 0
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LOOPBACK, 0))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 import falcon
 from sqlalchemy.engine import Engine
@@ -10,13 +12,23 @@ from sqlalchemy.engine import Engine
 from core import metrics
 from core.config import Settings
 from core.dates import iso_local
-from core.errors import ServiceUnavailable
+from core.errors import NotFound, ServiceUnavailable
 from core.exports import records
-from core.exports.links import open_download
+from core.exports.links import NOT_FOUND, Link, link_of, open_download
+from core.exports.status import ExportStatus
 from core.exports.validation import parse_request
 
 RETRY_AFTER_SECONDS = 2
 QUEUE_DOWN_MESSAGE = "Could not queue the export: the job queue was unreachable; create it again"
+DOWNLOAD_PATH = "/exports"
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+_FILE_NAME = re.compile(r"([0-9A-HJKMNP-TV-Z]{26})\.(csv|json)")
+
+
+def download_url(link: Link) -> str:
+    """`/exports/<export id>.<type>?expires=<unix seconds>&signature=<hex>`"""
+    query = urlencode({"expires": link.expires, "signature": link.signature})
+    return f"{DOWNLOAD_PATH}/{link.export_id}.{link.export_type}?{query}"
 
 
 def export_body(record: dict, settings: Settings) -> dict:
@@ -33,23 +45,24 @@ def export_body(record: dict, settings: Settings) -> dict:
         "created_at": iso_local(record["created_at"], tz),
     }
     status = record["status"]
-    if status == "preparing":
+    if status == ExportStatus.PREPARING:
         body["rows_written"] = record["rows_written"]
-    if status in ("ready", "expired"):
-        body.update(actual_rows=record["actual_rows"], download_url=record["download_url"],
+    if status in (ExportStatus.READY, ExportStatus.EXPIRED):
+        link = link_of(settings, record)
+        body.update(actual_rows=record["actual_rows"], download_url=link and download_url(link),
                     expires_at=iso_local(record["expires_at"], tz))
-    if status == "ready":
+    if status == ExportStatus.READY:
         body["file_size"] = record["file_size"]
-    if status == "failed":
+    if status == ExportStatus.FAILED:
         body["error_message"] = record["error_message"]
-    if status != "preparing":
+    if status != ExportStatus.PREPARING:
         body["completed_at"] = iso_local(record["completed_at"], tz)
     return body
 
 
 def _render(resp: falcon.Response, record: dict, settings: Settings) -> None:
     resp.media = export_body(record, settings)
-    if record["status"] == "preparing":
+    if record["status"] == ExportStatus.PREPARING:
         resp.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
 
 
@@ -66,14 +79,14 @@ class Exports:
         except ServiceUnavailable:
             records.fail_export(self._engine, record["id"], QUEUE_DOWN_MESSAGE)
             raise
-        metrics.EXPORTS_CREATED.labels(record["dataset"], record["type"]).inc()
+        metrics.export_created(record["dataset"], record["type"])
         resp.status = falcon.HTTP_201
         resp.location = f"{req.path}/{record['id']}"
         _render(resp, record, self._settings)
 
     def on_get(self, req, resp):
         found, next_cursor = records.list_exports(
-            self._engine, req.context.principal.user_id,
+            self._engine, self._settings, req.context.principal.user_id,
             limit=req.get_param("limit"), cursor=req.get_param("cursor"),
         )
         resp.media = {
@@ -100,10 +113,13 @@ class Download:
         self._engine, self._settings = engine, settings
 
     def on_get(self, req, resp, file_name):
-        download = open_download(
-            self._engine, self._settings, file_name, req.get_param("expires"), req.get_param("signature")
-        )
-        resp.content_type = download.content_type
+        match = _FILE_NAME.fullmatch(file_name)
+        if match is None:
+            raise NotFound(NOT_FOUND)
+        export_id, export_type = match.groups()
+        download = open_download(self._engine, self._settings, export_id, export_type,
+                                 req.get_param("expires"), req.get_param("signature"))
+        resp.content_type = CONTENT_TYPES[export_type]
         resp.downloadable_as = download.attachment_name
         resp.set_header("Cache-Control", "private, no-store")
         resp.set_stream(download.stream, download.size)

@@ -23,12 +23,11 @@ class Metrics:
 
     def __init__(self, engine: Engine, settings: Settings):
         self._engine, self._settings = engine, settings
-        self._state = metrics.StateCollector(self._read_state)
 
     def on_get(self, req, resp):
         if not self._allowed(req.remote_addr):
             raise NotFound(NOT_FOUND)
-        resp.data, resp.content_type = metrics.scrape(self._state)
+        resp.data, resp.content_type = metrics.scrape(self._read_state)
 
     def _allowed(self, address: str | None) -> bool:
         try:

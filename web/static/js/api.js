@@ -9,11 +9,6 @@ export class ApiError extends Error {
     this.status = status;
     this.code = code;
   }
-
-  // A route this server does not have yet (the analytics and exports APIs arrive separately).
-  get routeMissing() {
-    return this.status === 404 && this.code === "not_found" || this.status === 501;
-  }
 }
 
 let onUnauthorized = () => {};

@@ -21,7 +21,6 @@ export function setPanelState(panel, state, message = "") {
 }
 
 export function errorText(error) {
-  if (error.routeMissing) return `Not available on this server yet (${error.status} ${error.code}: ${error.message}).`;
   if (error.status === 403) return `Your token lacks the admin scope: ${error.message}`;
   return error.status ? `The API answered ${error.status} ${error.code}: ${error.message}` : error.message;
 }

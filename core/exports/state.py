@@ -1,0 +1,136 @@
+"""The one owner of `analytics_exports` rows: every status change and every progress write.
+
+    preparing ──> ready ──> expired
+        └───────> failed
+
+Each function takes the connection of its caller's transaction and changes a row only from the
+status it expects, so two writers that race (a worker finishing, the janitor giving up) cannot
+both win.
+
+An export whose queue message was lost (Redis restarted without persistence, or dropped it)
+would otherwise wait for nobody. Every attempt of a worker stamps `progress_at` when it starts
+and with every progress report; an export `preparing` with no such sign of life for
+EXPORT_REQUEUE_MINUTES is lost, and is queued again once (`requeued_at` records it). Whatever
+is still `preparing` after EXPORT_STUCK_MINUTES is failed: a re-enqueued message lost as well,
+or a worker that hangs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from core.config import Settings
+from core.exports.status import ExportStatus
+from core.tables import analytics_exports
+
+
+def file_name(export_id: str, export_type: str) -> str:
+    """The name of an export's file in EXPORT_DIR; never taken from a URL or the database."""
+    return f"{export_id}.{export_type}"
+
+
+def insert(conn: Connection, record: dict) -> None:
+    """A new export, `preparing`."""
+    conn.execute(sa.insert(analytics_exports).values({**record, "status": ExportStatus.PREPARING}))
+
+
+def load(conn: Connection, export_id: str) -> dict | None:
+    row = conn.execute(sa.select(analytics_exports).where(analytics_exports.c.id == export_id)).first()
+    return None if row is None else row._asdict()
+
+
+def _preparing(export_id: str) -> sa.Update:
+    return sa.update(analytics_exports).where(analytics_exports.c.id == export_id, analytics_exports.c.status == ExportStatus.PREPARING)
+
+
+def start_attempt(conn: Connection, export_id: str, now: datetime) -> bool:
+    """A worker starts (or starts over): no rows written yet, alive now. False if not preparing."""
+    return conn.execute(_preparing(export_id).values(rows_written=0, progress_at=now)).rowcount == 1
+
+
+def record_progress(conn: Connection, export_id: str, rows_written: int, now: datetime) -> None:
+    conn.execute(_preparing(export_id).values(rows_written=rows_written, progress_at=now))
+
+
+def publish(conn: Connection, export_id: str, export_type: str, *, rows: int, size: int, now: datetime,
+            expires_at: datetime) -> bool:
+    """`preparing` → `ready`; False if it had finished some other way meanwhile."""
+    return conn.execute(_preparing(export_id).values(
+        status=ExportStatus.READY, actual_rows=rows, rows_written=rows, file_size=size,
+        file_path=file_name(export_id, export_type), completed_at=now, expires_at=expires_at,
+    )).rowcount == 1
+
+
+def fail(conn: Connection, export_id: str, message: str, now: datetime) -> bool:
+    """`preparing` → `failed`; False if it had finished some other way meanwhile."""
+    return conn.execute(_preparing(export_id).values(
+        status=ExportStatus.FAILED, error_message=message, completed_at=now)).rowcount == 1
+
+
+def stuck_message(settings: Settings) -> str:
+    return (
+        f"Timed out: still preparing after {settings.export_stuck_minutes} minutes "
+        "(the worker may have stopped); create the export again"
+    )
+
+
+def stuck_cutoff(settings: Settings, now: datetime) -> datetime:
+    return now - timedelta(minutes=settings.export_stuck_minutes)
+
+
+def fail_stuck(conn: Connection, settings: Settings, now: datetime, *, user_id: int | None = None) -> int:
+    """Fail the exports `preparing` for longer than EXPORT_STUCK_MINUTES (0: never); the count.
+
+    The one stuck rule: the janitor applies it to every export, a read of an admin's exports
+    (one or the list) to theirs first, so no list shows an export waiting for nobody.
+    """
+    if settings.export_stuck_minutes == 0:
+        return 0
+    query = sa.update(analytics_exports).where(
+        analytics_exports.c.status == ExportStatus.PREPARING, analytics_exports.c.created_at < stuck_cutoff(settings, now))
+    if user_id is not None:
+        query = query.where(analytics_exports.c.user_id == user_id)
+    values = {"status": ExportStatus.FAILED, "error_message": stuck_message(settings), "completed_at": now}
+    return conn.execute(query.values(values)).rowcount
+
+
+def claim_lost(conn: Connection, settings: Settings, now: datetime) -> list[str]:
+    """The exports whose message looks lost, each marked re-enqueued (once in its life); the
+    caller queues them again. EXPORT_REQUEUE_MINUTES=0 turns this off."""
+    if settings.export_requeue_minutes == 0:
+        return []
+    silent_since = now - timedelta(minutes=settings.export_requeue_minutes)
+    lost = sa.and_(
+        analytics_exports.c.status == ExportStatus.PREPARING,
+        analytics_exports.c.requeued_at.is_(None),
+        sa.func.coalesce(analytics_exports.c.progress_at, analytics_exports.c.created_at) < silent_since,
+    )
+    claimed = []
+    for export_id in conn.execute(sa.select(analytics_exports.c.id).where(lost)).scalars():
+        # Conditional again: another janitor may have claimed it since the SELECT.
+        if conn.execute(sa.update(analytics_exports).where(analytics_exports.c.id == export_id, lost)
+                        .values(requeued_at=now, progress_at=now)).rowcount == 1:
+            claimed.append(export_id)
+    return claimed
+
+
+def expire_due(conn: Connection, now: datetime) -> int:
+    """`ready` exports past `expires_at` → `expired`; the count. Their files go afterwards."""
+    return conn.execute(
+        sa.update(analytics_exports).where(analytics_exports.c.status == ExportStatus.READY, analytics_exports.c.expires_at <= now)
+        .values(status=ExportStatus.EXPIRED)
+    ).rowcount
+
+
+def expired_files(conn: Connection) -> list[tuple[str, str]]:
+    """(export id, file name) of expired exports whose file may still be on disk."""
+    return [tuple(row) for row in conn.execute(
+        sa.select(analytics_exports.c.id, analytics_exports.c.file_path)
+        .where(analytics_exports.c.status == ExportStatus.EXPIRED, analytics_exports.c.file_path.is_not(None)))]
+
+
+def forget_file(conn: Connection, export_id: str) -> None:
+    conn.execute(sa.update(analytics_exports).where(analytics_exports.c.id == export_id).values(file_path=None))
