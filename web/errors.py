@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import falcon
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import (
     BusinessRuleViolation,
@@ -15,9 +16,14 @@ from core.errors import (
     ServiceUnavailable,
     Unauthorized,
     ValidationError,
+    describe_error,
+    is_database_unavailable,
 )
 
 log = logging.getLogger(__name__)
+
+DATABASE_RETRY_AFTER_SECONDS = 5
+DATABASE_DOWN_MESSAGE = "The database is unavailable; try again in a few seconds"
 
 STATUS_OF = {
     ValidationError: falcon.HTTP_400,
@@ -67,6 +73,17 @@ def handle_http_error(req, resp, error: falcon.HTTPError, params) -> None:
     _render(resp, error.status, code, message)
 
 
+def handle_database_error(req, resp, error: SQLAlchemyError, params) -> None:
+    """Database down or connection lost: 503 with Retry-After on every route; any other
+    database error is a bug like any other."""
+    if not is_database_unavailable(error):
+        handle_unexpected(req, resp, error, params)
+        return
+    log.warning("database unavailable on %s %s: %s", req.method, req.path, describe_error(error))
+    resp.set_header("Retry-After", str(DATABASE_RETRY_AFTER_SECONDS))
+    _render(resp, falcon.HTTP_503, ServiceUnavailable.code, DATABASE_DOWN_MESSAGE)
+
+
 def handle_unexpected(req, resp, error: Exception, params) -> None:
     log.exception("unhandled error on %s %s", req.method, req.path)
     _render(resp, falcon.HTTP_500, "internal_error", "Internal server error; quote the X-Request-Id when reporting it")
@@ -76,4 +93,5 @@ def register(app: falcon.App) -> None:
     # Falcon picks the most specific handler along the exception's MRO.
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
+    app.add_error_handler(SQLAlchemyError, handle_database_error)
     app.add_error_handler(DomainError, handle_domain_error)
