@@ -36,6 +36,7 @@ class Settings:
     report_timezone: ZoneInfo
     etl_lookback_days: int
     export_stuck_minutes: int
+    max_request_body_bytes: int
     demo: bool
 
     @property
@@ -65,6 +66,7 @@ def load_settings(
         report_timezone=_timezone(env.get("REPORT_TIMEZONE") or "Asia/Kolkata"),
         etl_lookback_days=_non_negative_int(env, "ETL_LOOKBACK_DAYS", 2),
         export_stuck_minutes=_non_negative_int(env, "EXPORT_STUCK_MINUTES", 15),
+        max_request_body_bytes=_positive_int(env, "MAX_REQUEST_BODY_BYTES", 64 * 1024),
         jwt_secret=(jwt_secret := _jwt_secret(env.get("JWT_SECRET") or None, demo=demo, needed=needs_jwt_secret)),
         download_secret=_download_secret(raw_download_secret, jwt_secret),
         demo=demo,
@@ -109,6 +111,13 @@ def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not is_ascii_digits(raw, 6):
         raise ConfigError(f"{name}: expected a whole number of 0 or more, got {raw!r}")
     return int(raw)
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _non_negative_int(env, name, default)
+    if value == 0:
+        raise ConfigError(f"{name}: expected a whole number of 1 or more, got 0")
+    return value
 
 
 def _jwt_secret(raw: str | None, *, demo: bool, needed: bool) -> str | None:

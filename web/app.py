@@ -15,7 +15,7 @@ from core.config import Settings
 from core.db import get_engine
 from core.exports.links import DOWNLOAD_PATH
 from web import errors, openapi
-from web.middleware import AdminAuthMiddleware, RequestIdMiddleware
+from web.middleware import AdminAuthMiddleware, RequestBodyLimitMiddleware, RequestIdMiddleware
 from web.resources import dashboard, etl, exports, health
 from web.resources.analytics import Question
 from workers.enqueue import export_enqueuer
@@ -50,7 +50,11 @@ def create_app(settings: Settings, enqueue_export: Callable[[str], None] | None 
     """The app; `enqueue_export` replaces the Redis enqueuer (tests that need no worker)."""
     logs.install_request_id()
     engine = get_engine(settings.database_url)
-    app = falcon.App(middleware=[RequestIdMiddleware(), AdminAuthMiddleware(settings.jwt_secret)])
+    app = falcon.App(middleware=[
+        RequestIdMiddleware(),
+        RequestBodyLimitMiddleware(settings.max_request_body_bytes),
+        AdminAuthMiddleware(settings.jwt_secret),
+    ])
     app.req_options.media_handlers[falcon.MEDIA_JSON] = _json_handler()
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = _json_handler()
     errors.register(app)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from core.dates import day_bounds
-from core.errors import ValidationError
+from core.errors import ValidationError, excerpt
 from core.exports.writers import Layout
 from core.numbers import is_ascii_digits
 from core.tables import (
@@ -43,7 +43,7 @@ MAX_USER_ID_DIGITS = len(str(MAX_USER_ID))
 def _enum(*values: str) -> Callable[[str, object], str]:
     def parse(name: str, raw: object) -> str:
         if raw not in values:
-            raise ValidationError(f"filters.{name} must be one of {', '.join(values)}; got {raw!r}")
+            raise ValidationError(f"filters.{name} must be one of {', '.join(values)}; got {excerpt(repr(raw))}")
         return raw
 
     parse.choices = values  # what the OpenAPI document lists
@@ -55,7 +55,7 @@ def parse_user_id(name: str, raw: object) -> int:
     if is_ascii_digits(raw, MAX_USER_ID_DIGITS):
         raw = int(raw)
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_USER_ID:
-        raise ValidationError(f"filters.{name} must be a positive integer user id; got {raw!r}")
+        raise ValidationError(f"filters.{name} must be a positive integer user id; got {excerpt(repr(raw))}")
     return raw
 
 

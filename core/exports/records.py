@@ -11,7 +11,7 @@ from ulid import ULID
 
 from core.config import Settings
 from core.dates import utc_now
-from core.errors import BusinessRuleViolation, NotFound, ValidationError
+from core.errors import BusinessRuleViolation, NotFound, ValidationError, excerpt
 from core.exports.validation import ExportRequest
 from core.numbers import is_ascii_digits
 from core.tables import analytics_exports
@@ -52,7 +52,7 @@ def create_export(engine: Engine, settings: Settings, user_id: int, request: Exp
 
 def check_export_id(raw: str, name: str = "export_id") -> str:
     if len(raw) != 26 or not set(raw) <= _ULID_ALPHABET or raw[0] > "7":
-        raise ValidationError(f"{name} must be a 26-character ULID; got {raw[:40]!r}")
+        raise ValidationError(f"{name} must be a 26-character ULID; got {excerpt(repr(raw))}")
     return raw
 
 
@@ -90,7 +90,7 @@ def _page_limit(raw: object) -> int:
     if raw in (None, ""):
         return LIST_LIMIT_DEFAULT
     if not (is_ascii_digits(raw, 3) and 1 <= int(raw) <= LIST_LIMIT_MAX):
-        raise ValidationError(f"limit must be a whole number from 1 to {LIST_LIMIT_MAX}; got {raw!r}")
+        raise ValidationError(f"limit must be a whole number from 1 to {LIST_LIMIT_MAX}; got {excerpt(repr(raw))}")
     return int(raw)
 
 

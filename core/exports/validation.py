@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.dates import check_range, parse_api_day, parse_range
-from core.errors import ValidationError
+from core.errors import ValidationError, excerpt
 from core.exports.datasets import DATASETS, Dataset
 from core.tables import EXPORT_TYPES
 
@@ -27,13 +27,13 @@ def parse_request(body: object) -> ExportRequest:
         raise ValidationError("Request body must be a JSON object with type, dataset and filters")
     unknown = sorted(set(body) - set(REQUEST_KEYS))
     if unknown:
-        raise ValidationError(f"Unknown field(s) {', '.join(unknown)}; allowed: {', '.join(REQUEST_KEYS)}")
+        raise ValidationError(f"Unknown field(s) {excerpt(', '.join(unknown))}; allowed: {', '.join(REQUEST_KEYS)}")
     export_type = body.get("type", "csv")
     if export_type not in EXPORT_TYPES:
-        raise ValidationError(f"type must be one of {', '.join(EXPORT_TYPES)}; got {export_type!r}")
+        raise ValidationError(f"type must be one of {', '.join(EXPORT_TYPES)}; got {excerpt(repr(export_type))}")
     dataset = DATASETS.get(body.get("dataset")) if isinstance(body.get("dataset"), str) else None
     if dataset is None:
-        raise ValidationError(f"dataset must be one of {', '.join(DATASETS)}; got {body.get('dataset')!r}")
+        raise ValidationError(f"dataset must be one of {', '.join(DATASETS)}; got {excerpt(repr(body.get('dataset')))}")
     return ExportRequest(
         type=export_type,
         dataset=dataset,
@@ -48,7 +48,7 @@ def _parse_filters(dataset: Dataset, raw: object) -> dict[str, Any]:
     unknown = sorted(set(raw) - set(dataset.filter_names))
     if unknown:
         raise ValidationError(
-            f"Unknown filter(s) {', '.join(unknown)} for {dataset.name}; allowed: {', '.join(dataset.filter_names)}"
+            f"Unknown filter(s) {excerpt(', '.join(unknown))} for {dataset.name}; allowed: {', '.join(dataset.filter_names)}"
         )
     filters: dict[str, Any] = {}
     if dataset.range_required or raw.get("from") is not None or raw.get("to") is not None:
@@ -78,7 +78,7 @@ def _parse_columns(dataset: Dataset, raw: object) -> list[str] | None:
     unknown = [name for name in raw if name not in dataset.columns]
     if unknown:
         raise ValidationError(
-            f"Unknown column(s) {', '.join(unknown)} for {dataset.name}; available: {', '.join(dataset.columns)}"
+            f"Unknown column(s) {excerpt(', '.join(unknown))} for {dataset.name}; available: {', '.join(dataset.columns)}"
         )
     if len(set(raw)) != len(raw):
         raise ValidationError("columns must not repeat a column")
