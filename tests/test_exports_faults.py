@@ -196,9 +196,9 @@ def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
     assert _status(admin, export_id)[0] == "preparing"
     assert len(list(settings.export_dir.glob(".*.tmp"))) == 1  # the dead worker's half file
 
-    # A new worker that declares a worker dead after 2 s of silence and checks on every command.
+    # A new worker that declares a worker dead after 2 s of silence and looks every 0.2 s.
     broker = build_broker(settings, environ={"WORKER_HEARTBEAT_TIMEOUT_MS": "2000",
-                                             "WORKER_MAINTENANCE_CHANCE": "1000000"})
+                                             "WORKER_MAINTENANCE_INTERVAL_MS": "200"})
     declare_actors(broker, settings)
     replacement = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
     replacement.start()

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core import dialect
 from core.config import Settings
 from core.errors import Conflict, ServiceUnavailable
+from core.redis_client import redis_client
 
 LOCK_NAME = "wallet-analytics:etl"
 # Far longer than one day takes (well under a minute at 1M ledger rows a year).
@@ -47,7 +48,7 @@ class EtlLock(Protocol):
 
 class RedisEtlLock:
     def __init__(self, redis_url: str, ttl_seconds: int = LOCK_TTL_SECONDS):
-        client = redis.Redis.from_url(redis_url)
+        client = redis_client(redis_url)
         # thread_local=False: the token must survive being renewed from any thread.
         self._lock = client.lock(LOCK_NAME, timeout=ttl_seconds, thread_local=False)
 
