@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dramatiq
+import psutil
 import pytest
 import sqlalchemy as sa
 from dramatiq.brokers.stub import StubBroker
@@ -30,6 +31,7 @@ from workers.cli import main
 from workers.jobs import declare_actors
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+REDELIVERY_SECONDS = 30  # issue 12: a dead worker's messages run again within 30 s of its death
 
 
 @pytest.fixture
@@ -269,3 +271,46 @@ def test_a_file_whose_export_cannot_be_marked_ready_is_removed(admin, settings, 
     assert _leftovers(settings) == []
     assert _status(admin, export_id) == ("failed", "Database unavailable while generating the export; "
                                                    "create it again later")
+
+
+def test_the_worker_service_replaces_a_killed_process_and_its_export_is_redelivered_within_30_s(
+        client, admin_headers, admin, settings, env, database_url):
+    """With the shipped defaults: `wallet-analytics worker`, heartbeat timeout and maintenance timer."""
+    if admin.dialect.name == "sqlite":
+        pytest.skip("the killed worker is held mid-export by a MariaDB row lock; SQLite has none")
+    with admin.begin() as conn:
+        conn.execute(sa.insert(users), [
+            {"id": n, "username": f"bulk{n}", "email": f"bulk{n}@example.com", "created_at": utc_now()}
+            for n in range(2, 6002)
+        ])
+    forget_queued_messages(build_broker(settings, environ={}))
+    service = subprocess.Popen(
+        [str(Path(sys.executable).parent / "wallet-analytics"), "worker", "--processes", "1", "--threads", "1"],
+        cwd=PROJECT_ROOT, env={**os.environ, **env}, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
+        with admin.connect() as blocker:
+            transaction = blocker.begin()
+            blocker.execute(sa.select(analytics_exports.c.id).where(analytics_exports.c.id == export_id)
+                            .with_for_update())
+            _wait_for(lambda: _progress_update_is_blocked(admin, export_id))
+            [doomed] = psutil.Process(service.pid).children()
+            doomed.kill()
+            killed_at = time.monotonic()
+            doomed.wait(WAIT_SECONDS)
+            transaction.rollback()
+        deadline = killed_at + REDELIVERY_SECONDS
+        while _status(admin, export_id)[0] == "preparing" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _status(admin, export_id)[0] == "ready", f"not redelivered within {REDELIVERY_SECONDS} s"
+        assert service.poll() is None, "the worker service exited"
+        [replacement] = psutil.Process(service.pid).children()
+        assert replacement.pid != doomed.pid
+        service.terminate()
+        assert service.wait(WAIT_SECONDS) == 0
+    finally:
+        if service.poll() is None:
+            os.killpg(service.pid, signal.SIGKILL)
+            service.wait()

@@ -108,10 +108,9 @@ def cmd_web(settings: Settings, args) -> int:
 
 
 def cmd_worker(settings: Settings, args) -> int:
-    from dramatiq.cli import main as dramatiq_main
+    from workers.supervisor import supervise
 
-    sys.argv = ["dramatiq", "workers.actors", "--processes", str(args.processes), "--threads", str(args.threads)]
-    return dramatiq_main()
+    return supervise(args.processes, args.threads)
 
 
 def cmd_serve(settings: Settings, args) -> int:
@@ -168,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("web", help="serve the API with gunicorn (deploy/gunicorn.conf.py)")
     p.set_defaults(handler=cmd_web, needs_jwt_secret=True)
 
-    p = commands.add_parser("worker", help="run Dramatiq workers on REDIS_URL")
+    p = commands.add_parser("worker", help="run Dramatiq worker processes on REDIS_URL, replacing any that dies")
     p.add_argument("--processes", type=int, default=int(os.environ.get("WORKER_PROCESSES", "2")))
     p.add_argument("--threads", type=int, default=int(os.environ.get("WORKER_THREADS", "4")))
     p.set_defaults(handler=cmd_worker)
