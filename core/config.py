@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'wallet.db'}"
 DEMO_SECRET_FILE = VAR_DIR / "demo-jwt-secret"
 SUPPORTED_DRIVERS = {"sqlite", "mysql", "mariadb"}
 MIN_SECRET_BYTES = 32
+_ACCEL_PREFIX = re.compile(r"/([A-Za-z0-9_][A-Za-z0-9._-]*/)+")
 # A fixed label keeps the derived download key distinct from the JWT key it comes from.
 DOWNLOAD_KEY_LABEL = b"wallet-analytics/download-links/v1"
 
@@ -37,6 +39,7 @@ class Settings:
     etl_lookback_days: int
     export_stuck_minutes: int
     max_request_body_bytes: int
+    export_accel_prefix: str | None
     demo: bool
 
     @property
@@ -67,6 +70,7 @@ def load_settings(
         etl_lookback_days=_non_negative_int(env, "ETL_LOOKBACK_DAYS", 2),
         export_stuck_minutes=_non_negative_int(env, "EXPORT_STUCK_MINUTES", 15),
         max_request_body_bytes=_positive_int(env, "MAX_REQUEST_BODY_BYTES", 64 * 1024),
+        export_accel_prefix=_accel_prefix(env.get("EXPORT_ACCEL_PREFIX") or None),
         jwt_secret=(jwt_secret := _jwt_secret(env.get("JWT_SECRET") or None, demo=demo, needed=needs_jwt_secret)),
         download_secret=_download_secret(raw_download_secret, jwt_secret),
         demo=demo,
@@ -118,6 +122,14 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value == 0:
         raise ConfigError(f"{name}: expected a whole number of 1 or more, got 0")
     return value
+
+
+def _accel_prefix(raw: str | None) -> str | None:
+    """The URI prefix of nginx's internal location over EXPORT_DIR (downloads by X-Accel-Redirect)."""
+    if raw is not None and not _ACCEL_PREFIX.fullmatch(raw):
+        raise ConfigError(f"EXPORT_ACCEL_PREFIX: expected a path such as /_export-files/ (starting and ending "
+                          f"with /), got {raw!r}")
+    return raw
 
 
 def _jwt_secret(raw: str | None, *, demo: bool, needed: bool) -> str | None:

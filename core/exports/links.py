@@ -53,6 +53,7 @@ def download_url(settings: Settings, export_id: str, export_type: str, expires_a
 
 @dataclass
 class Download:
+    file_name: str  # in EXPORT_DIR
     stream: BinaryIO
     size: int
     content_type: str
@@ -74,7 +75,8 @@ def open_download(engine, settings: Settings, requested_name: str, expires: str 
     if record is None or record["status"] != "ready" or record["type"] != export_type:
         raise NotFound(NOT_FOUND)
     # The path is built from the validated id alone, never from the URL or a stored path.
-    path = settings.export_dir / f"{export_id}.{export_type}"
+    file_name = f"{export_id}.{export_type}"
+    path = settings.export_dir / file_name
     if path.resolve().parent != settings.export_dir.resolve():
         raise NotFound(NOT_FOUND)
     try:
@@ -83,6 +85,7 @@ def open_download(engine, settings: Settings, requested_name: str, expires: str 
         raise NotFound(NOT_FOUND) from None
     local_created = record["created_at"].replace(tzinfo=UTC).astimezone(settings.report_timezone)
     return Download(
+        file_name=file_name,
         stream=stream,
         size=os.fstat(stream.fileno()).st_size,
         content_type=CONTENT_TYPES[export_type],

@@ -90,7 +90,12 @@ class Export:
 
 
 class Download:
-    """A signed link is its own credential (the spec's `curl -O` sends no token)."""
+    """A signed link is its own credential (the spec's `curl -O` sends no token).
+
+    Behind nginx (EXPORT_ACCEL_PREFIX set) the app only checks the link and names the file: nginx
+    sends it from its internal location, so a client reading slowly holds an nginx connection,
+    not an app thread. Without it the app streams the file itself.
+    """
 
     public = True
 
@@ -104,4 +109,8 @@ class Download:
         resp.content_type = download.content_type
         resp.downloadable_as = download.attachment_name
         resp.set_header("Cache-Control", "private, no-store")
+        if self._settings.export_accel_prefix:
+            download.stream.close()
+            resp.set_header("X-Accel-Redirect", f"{self._settings.export_accel_prefix}{download.file_name}")
+            return
         resp.set_stream(download.stream, download.size)
