@@ -40,6 +40,9 @@ class Settings:
     export_stuck_minutes: int
     max_request_body_bytes: int
     export_accel_prefix: str | None
+    worker_idle_poll_ms: int
+    worker_heartbeat_timeout_ms: int
+    worker_maintenance_interval_ms: int
     demo: bool
 
     @property
@@ -71,6 +74,9 @@ def load_settings(
         export_stuck_minutes=_non_negative_int(env, "EXPORT_STUCK_MINUTES", 15),
         max_request_body_bytes=_positive_int(env, "MAX_REQUEST_BODY_BYTES", 64 * 1024),
         export_accel_prefix=_accel_prefix(env.get("EXPORT_ACCEL_PREFIX") or None),
+        worker_idle_poll_ms=_positive_int(env, "WORKER_IDLE_POLL_MS", 100),
+        worker_heartbeat_timeout_ms=_positive_int(env, "WORKER_HEARTBEAT_TIMEOUT_MS", 20_000),
+        worker_maintenance_interval_ms=_positive_int(env, "WORKER_MAINTENANCE_INTERVAL_MS", 5_000),
         jwt_secret=(jwt_secret := _jwt_secret(env.get("JWT_SECRET") or None, demo=demo, needed=needs_jwt_secret)),
         download_secret=_download_secret(raw_download_secret, jwt_secret),
         demo=demo,

@@ -175,7 +175,7 @@ def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
             {"id": n, "username": f"bulk{n}", "email": f"bulk{n}@example.com", "created_at": utc_now()}
             for n in range(2, 6002)
         ])
-    forget_queued_messages(build_broker(settings, environ={}))
+    forget_queued_messages(build_broker(settings))
     export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
 
     with admin.connect() as blocker:
@@ -199,8 +199,8 @@ def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
     assert len(list(settings.export_dir.glob(".*.tmp"))) == 1  # the dead worker's half file
 
     # A new worker that declares a worker dead after 2 s of silence and looks every 0.2 s.
-    broker = build_broker(settings, environ={"WORKER_HEARTBEAT_TIMEOUT_MS": "2000",
-                                             "WORKER_MAINTENANCE_INTERVAL_MS": "200"})
+    broker = build_broker(load_settings({**env, "WORKER_HEARTBEAT_TIMEOUT_MS": "2000",
+                                         "WORKER_MAINTENANCE_INTERVAL_MS": "200"}, needs_download_secret=True))
     declare_actors(broker, settings)
     replacement = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
     replacement.start()
@@ -283,7 +283,7 @@ def test_the_worker_service_replaces_a_killed_process_and_its_export_is_redelive
             {"id": n, "username": f"bulk{n}", "email": f"bulk{n}@example.com", "created_at": utc_now()}
             for n in range(2, 6002)
         ])
-    forget_queued_messages(build_broker(settings, environ={}))
+    forget_queued_messages(build_broker(settings))
     service = subprocess.Popen(
         [str(Path(sys.executable).parent / "wallet-analytics"), "worker", "--processes", "1", "--threads", "1"],
         cwd=PROJECT_ROOT, env={**os.environ, **env}, start_new_session=True,

@@ -66,7 +66,7 @@ def test_an_export_answers_503_within_2_s_when_redis_hangs_or_is_gone(app_on_own
 
 def test_the_broker_and_the_etl_lock_give_up_on_a_frozen_redis(settings, redis_server):
     own = load_settings({"REDIS_URL": redis_server.url, "DATABASE_URL": "sqlite://"})
-    broker = build_broker(own, environ={})
+    broker = build_broker(own)
     lock = RedisEtlLock(redis_server.url)
     broker.declare_queue("exports")
     broker.client.ping()

@@ -19,9 +19,7 @@ broker caps the sleep at WORKER_IDLE_POLL_MS instead.
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from collections.abc import Mapping
 
 import dramatiq
 import redis
@@ -29,14 +27,10 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
 from core.config import Settings
-from core.errors import ConfigError
 from core.redis_client import redis_client
 
 log = logging.getLogger(__name__)
 
-DEFAULT_IDLE_POLL_MS = 100
-DEFAULT_HEARTBEAT_TIMEOUT_MS = 20_000
-DEFAULT_MAINTENANCE_INTERVAL_MS = 5_000
 # Not a command of Dramatiq's dispatch script: sent with the maintenance flag, it runs only the
 # script's heartbeat and maintenance parts.
 MAINTAIN_COMMAND = "maintain"
@@ -82,25 +76,16 @@ class PeriodicMaintenance(dramatiq.Middleware):
                 log.warning("broker maintenance failed: %s", type(error).__name__)
 
 
-def build_broker(settings: Settings, environ: Mapping[str, str] | None = None) -> dramatiq.Broker:
+def build_broker(settings: Settings) -> dramatiq.Broker:
     if not settings.redis_url:
         return StubBroker()
-    env = os.environ if environ is None else environ
     broker = _PromptRedisBroker(
         client=redis_client(settings.redis_url),
-        idle_poll_ms=_positive_int(env, "WORKER_IDLE_POLL_MS", DEFAULT_IDLE_POLL_MS),
-        heartbeat_timeout=_positive_int(env, "WORKER_HEARTBEAT_TIMEOUT_MS", DEFAULT_HEARTBEAT_TIMEOUT_MS),
+        idle_poll_ms=settings.worker_idle_poll_ms,
+        heartbeat_timeout=settings.worker_heartbeat_timeout_ms,
     )
-    interval_ms = _positive_int(env, "WORKER_MAINTENANCE_INTERVAL_MS", DEFAULT_MAINTENANCE_INTERVAL_MS)
-    broker.add_middleware(PeriodicMaintenance(interval_ms / 1000))
+    broker.add_middleware(PeriodicMaintenance(settings.worker_maintenance_interval_ms / 1000))
     return broker
-
-
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name) or str(default)
-    if not raw.isdigit() or int(raw) == 0:
-        raise ConfigError(f"{name}: expected a positive whole number, got {raw!r}")
-    return int(raw)
 
 
 def setup(settings: Settings) -> dramatiq.Broker:
