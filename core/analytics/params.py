@@ -67,9 +67,8 @@ TOP_USERS = {"metric": required_choice(METRICS), "limit": leaderboard_limit}
 PROMOTIONS = {"campaign_id": optional_text}
 
 
-def parse_question(params: Mapping[str, str | list[str]], options: Mapping[str, Parser]) -> dict:
-    """{"first", "last", **options} from `from`, `to` and the question's own options."""
-    allowed = ("from", "to", *options)
+def check_parameter_names(params: Mapping[str, str | list[str]], allowed: tuple[str, ...]) -> None:
+    """Every query parameter is one the route takes, given once."""
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise ValidationError(
@@ -78,6 +77,11 @@ def parse_question(params: Mapping[str, str | list[str]], options: Mapping[str, 
     repeated = sorted(name for name, value in params.items() if isinstance(value, list))
     if repeated:
         raise ValidationError(f"Query parameter(s) given more than once: {excerpt(', '.join(repeated))}; give each once")
+
+
+def parse_question(params: Mapping[str, str | list[str]], options: Mapping[str, Parser]) -> dict:
+    """{"first", "last", **options} from `from`, `to` and the question's own options."""
+    check_parameter_names(params, ("from", "to", *options))
     if params.get("from") in (None, "") or params.get("to") in (None, ""):
         raise ValidationError("from and to date parameters are required")
     first, last = parse_api_day(params["from"], "from"), parse_api_day(params["to"], "to")

@@ -37,7 +37,9 @@ from core.tables import (
 
 MAX_CODE_LENGTH = 64
 MAX_USER_ID = 2**63 - 1  # signed BIGINT: what SQLite and MySQL both can compare with
-MAX_USER_ID_DIGITS = len(str(MAX_USER_ID))
+# As text, a user id is canonical decimal (no leading zero) of at most 18 digits: below MAX_USER_ID
+# whatever the digits, so the OpenAPI document can say it with a pattern.
+MAX_USER_ID_TEXT_DIGITS = 18
 
 
 def _enum(*values: str) -> Callable[[str, object], str]:
@@ -52,8 +54,10 @@ def _enum(*values: str) -> Callable[[str, object], str]:
 
 def parse_user_id(name: str, raw: object) -> int:
     # JSON clients send ids as numbers or as digit strings; both mean the same user.
-    if is_ascii_digits(raw, MAX_USER_ID_DIGITS):
+    if is_ascii_digits(raw, MAX_USER_ID_TEXT_DIGITS) and not raw.startswith("0"):
         raw = int(raw)
+    elif isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)  # 42.0 is the JSON integer 42 (JSON Schema agrees)
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_USER_ID:
         raise ValidationError(f"filters.{name} must be a positive integer user id; got {excerpt(repr(raw))}")
     return raw

@@ -77,7 +77,7 @@ def list_exports(engine: Engine, user_id: int, *, limit: object = None, cursor: 
     """A page of the caller's exports, newest first, and the cursor of the next page (or None)."""
     limit = _page_limit(limit)
     query = sa.select(analytics_exports).where(analytics_exports.c.user_id == user_id)
-    if cursor:
+    if cursor is not None:  # an empty one is a bad one
         query = query.where(analytics_exports.c.id < check_export_id(cursor, "cursor"))
     query = query.order_by(analytics_exports.c.id.desc()).limit(limit + 1)
     with engine.connect() as conn:
@@ -87,7 +87,7 @@ def list_exports(engine: Engine, user_id: int, *, limit: object = None, cursor: 
 
 
 def _page_limit(raw: object) -> int:
-    if raw in (None, ""):
+    if raw is None:
         return LIST_LIMIT_DEFAULT
     if not (is_ascii_digits(raw, 3) and 1 <= int(raw) <= LIST_LIMIT_MAX):
         raise ValidationError(f"limit must be a whole number from 1 to {LIST_LIMIT_MAX}; got {excerpt(repr(raw))}")

@@ -38,7 +38,7 @@ def parse_request(body: object) -> ExportRequest:
         type=export_type,
         dataset=dataset,
         filters=_parse_filters(dataset, body.get("filters", {})),
-        columns=_parse_columns(dataset, body.get("columns")),
+        columns=_parse_columns(dataset, body["columns"]) if "columns" in body else None,
     )
 
 
@@ -51,11 +51,12 @@ def _parse_filters(dataset: Dataset, raw: object) -> dict[str, Any]:
             f"Unknown filter(s) {excerpt(', '.join(unknown))} for {dataset.name}; allowed: {', '.join(dataset.filter_names)}"
         )
     filters: dict[str, Any] = {}
-    if dataset.range_required or raw.get("from") is not None or raw.get("to") is not None:
+    # A key given as null is a bad value, not an absent one: leave a filter out for no filter.
+    if dataset.range_required or "from" in raw or "to" in raw:
         first, last = _parse_dates(raw.get("from"), raw.get("to"), required=dataset.range_required)
         filters.update({"from": first.isoformat(), "to": last.isoformat()})
     for name, rule in dataset.filters.items():
-        if raw.get(name) is not None:
+        if name in raw:
             filters[name] = rule.parse(name, raw[name])
     return filters
 
@@ -70,11 +71,9 @@ def _parse_dates(raw_from: object, raw_to: object, *, required: bool):
     return first, last
 
 
-def _parse_columns(dataset: Dataset, raw: object) -> list[str] | None:
-    if raw is None:
-        return None
+def _parse_columns(dataset: Dataset, raw: object) -> list[str]:
     if not isinstance(raw, list) or not raw or not all(isinstance(name, str) for name in raw):
-        raise ValidationError("columns must be a non-empty list of column names")
+        raise ValidationError("columns must be a non-empty list of column names; leave it out for all of them")
     unknown = [name for name in raw if name not in dataset.columns]
     if unknown:
         raise ValidationError(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import falcon
 from sqlalchemy.engine import Engine
 
+from core.analytics.params import check_parameter_names
 from core.config import Settings
 from core.dates import iso_local
 from core.errors import ServiceUnavailable
@@ -15,6 +16,7 @@ from core.exports.links import open_download
 from core.exports.validation import parse_request
 
 RETRY_AFTER_SECONDS = 2
+LIST_PARAMETERS = ("limit", "cursor")
 QUEUE_DOWN_MESSAGE = "Could not queue the export: the job queue was unreachable; create it again"
 
 
@@ -70,6 +72,7 @@ class Exports:
         _render(resp, record, self._settings)
 
     def on_get(self, req, resp):
+        check_parameter_names(req.params, LIST_PARAMETERS)
         found, next_cursor = records.list_exports(
             self._engine, req.context.principal.user_id,
             limit=req.get_param("limit"), cursor=req.get_param("cursor"),
