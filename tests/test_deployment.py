@@ -131,6 +131,8 @@ def test_every_error_of_nginx_is_json(stack):
                              + b"\r\nConnection: close\r\n\r\n"), 431, "headers_too_large")
     _assert_json_error(*_raw(port, b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"), 400, "validation_error")
     _assert_json_error(*_raw(port, b"NOT A REQUEST\r\n\r\n"), 400, "validation_error")
+    _assert_json_error(*_raw(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+                       404, "not_found")
 
 
 @pytest.mark.parametrize("through", ["nginx", "gunicorn"])
