@@ -99,7 +99,9 @@ def test_a_download_is_sent_by_nginx_through_x_accel_redirect(stack, db):
     status = orjson.loads(_request(port, "GET", f"{EXPORTS}/{export_id}", headers=_admin())[1])
     response, data = _request(port, "GET", status["download_url"])
     assert response.status == 200, data
-    assert data == (settings.export_dir / f"{export_id}.csv").read_bytes()
+    published = settings.export_dir / f"{export_id}.csv"
+    assert data == published.read_bytes()
+    assert published.stat().st_mode & 0o777 == 0o640  # nginx reads it as a member of the service's group
     assert response.getheader("Content-Type").startswith("text/csv")
     assert response.getheader("Content-Disposition").startswith('attachment; filename="users_')
     assert response.getheader("X-Accel-Redirect") is None
