@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -166,8 +167,9 @@ def test_cleanup_fails_stuck_exports_and_removes_their_stale_partial_files(admin
     assert _status(admin, stuck)[0] == "failed" and not (settings.export_dir / f"{stuck}.csv").exists()
 
 
-def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
-        client, admin_headers, admin, settings, env, database_url):
+@pytest.fixture
+def six_thousand_users(admin, settings):
+    """More rows than one progress update (5,000), and no message left by earlier tests."""
     if admin.dialect.name == "sqlite":
         pytest.skip("the killed worker is held mid-export by a MariaDB row lock; SQLite has none")
     with admin.begin() as conn:
@@ -176,14 +178,28 @@ def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
             for n in range(2, 6002)
         ])
     forget_queued_messages(build_broker(settings))
-    export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
+    return admin
 
-    with admin.connect() as blocker:
-        # Holding the export's row lock stops the worker at its first progress update: after it
-        # has written 5,000 rows to its temporary file, before it can finish.
+
+@contextmanager
+def _export_row_locked(engine, export_id: str):
+    """Holding the export's row lock stops a worker at its first progress update: after it has
+    written 5,000 rows to its temporary file, before it can finish."""
+    with engine.connect() as blocker:
         transaction = blocker.begin()
         blocker.execute(sa.select(analytics_exports.c.id).where(analytics_exports.c.id == export_id)
                         .with_for_update())
+        try:
+            yield
+        finally:
+            transaction.rollback()
+
+
+def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
+        client, admin_headers, admin, six_thousand_users, settings, env, database_url):
+    export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
+
+    with _export_row_locked(admin, export_id):
         doomed = subprocess.Popen(
             [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads", "1"],
             cwd=PROJECT_ROOT, env={**os.environ, **env}, start_new_session=True,
@@ -194,7 +210,6 @@ def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
         finally:
             os.killpg(doomed.pid, signal.SIGKILL)
             doomed.wait()
-        transaction.rollback()
     assert _status(admin, export_id)[0] == "preparing"
     assert len(list(settings.export_dir.glob(".*.tmp"))) == 1  # the dead worker's half file
 
@@ -274,16 +289,8 @@ def test_a_file_whose_export_cannot_be_marked_ready_is_removed(admin, settings, 
 
 
 def test_the_worker_service_replaces_a_killed_process_and_its_export_is_redelivered_within_30_s(
-        client, admin_headers, admin, settings, env, database_url):
+        client, admin_headers, admin, six_thousand_users, settings, env, database_url):
     """With the shipped defaults: `wallet-analytics worker`, heartbeat timeout and maintenance timer."""
-    if admin.dialect.name == "sqlite":
-        pytest.skip("the killed worker is held mid-export by a MariaDB row lock; SQLite has none")
-    with admin.begin() as conn:
-        conn.execute(sa.insert(users), [
-            {"id": n, "username": f"bulk{n}", "email": f"bulk{n}@example.com", "created_at": utc_now()}
-            for n in range(2, 6002)
-        ])
-    forget_queued_messages(build_broker(settings))
     service = subprocess.Popen(
         [str(Path(sys.executable).parent / "wallet-analytics"), "worker", "--processes", "1", "--threads", "1"],
         cwd=PROJECT_ROOT, env={**os.environ, **env}, start_new_session=True,
@@ -291,16 +298,12 @@ def test_the_worker_service_replaces_a_killed_process_and_its_export_is_redelive
     )
     try:
         export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
-        with admin.connect() as blocker:
-            transaction = blocker.begin()
-            blocker.execute(sa.select(analytics_exports.c.id).where(analytics_exports.c.id == export_id)
-                            .with_for_update())
+        with _export_row_locked(admin, export_id):
             _wait_for(lambda: _progress_update_is_blocked(admin, export_id))
             [doomed] = psutil.Process(service.pid).children()
             doomed.kill()
             killed_at = time.monotonic()
             doomed.wait(WAIT_SECONDS)
-            transaction.rollback()
         deadline = killed_at + REDELIVERY_SECONDS
         while _status(admin, export_id)[0] == "preparing" and time.monotonic() < deadline:
             time.sleep(0.2)
