@@ -15,8 +15,28 @@ from pathlib import Path
 from tests.bench.services import LOOPBACK, PROJECT_ROOT, ManagedProcess, free_port, wait_ready
 
 NGINX_API_CONF = PROJECT_ROOT / "deploy" / "nginx-api.conf"
+NGINX_SITE_CONF = PROJECT_ROOT / "deploy" / "nginx.conf"
+# Where the shipped site expects things that a test puts elsewhere.
+SITE_PATHS = {
+    "/opt/wallet-analytics/deploy/nginx-api.conf": "{api_conf}",
+    "/etc/ssl/certs/analytics.example.com.pem": "{certificate}",
+    "/etc/ssl/private/analytics.example.com.key": "{key}",
+}
 ACCEL_PREFIX = "/_export-files/"
 START_SECONDS = 30
+
+SITE_CHECK_CONF = """\
+pid {prefix}/nginx.pid;
+events {{ }}
+http {{
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    include {site};
+}}
+"""
 
 NGINX_CONF = """\
 {user}worker_processes 1;
@@ -62,6 +82,24 @@ def write_nginx_conf(prefix: Path, port: int, upstream_port: int, export_dir: Pa
         prefix=prefix, loopback=LOOPBACK, port=port, upstream_port=upstream_port, api_conf=NGINX_API_CONF,
         accel_prefix=ACCEL_PREFIX, export_dir=export_dir.resolve(),
     ))
+    return conf
+
+
+def write_site_check_conf(prefix: Path) -> Path:
+    """A config around deploy/nginx.conf as shipped (for `nginx -t`), its paths moved here and a
+    throwaway self-signed certificate in place of the real one."""
+    prefix.mkdir(parents=True, exist_ok=True)
+    certificate, key = prefix / "site.pem", prefix / "site.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=soak",
+                    "-keyout", str(key), "-out", str(certificate)], check=True, capture_output=True, timeout=60)
+    site = NGINX_SITE_CONF.read_text()
+    for shipped, here in SITE_PATHS.items():
+        if shipped not in site:
+            raise AssertionError(f"deploy/nginx.conf no longer names {shipped}; update tests/stack.py")
+        site = site.replace(shipped, here.format(api_conf=NGINX_API_CONF, certificate=certificate, key=key))
+    (prefix / "site.conf").write_text(site)
+    conf = prefix / "nginx.conf"
+    conf.write_text(SITE_CHECK_CONF.format(prefix=prefix, site=prefix / "site.conf"))
     return conf
 
 

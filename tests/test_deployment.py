@@ -18,7 +18,15 @@ from tests import factories as f
 from tests.bench.services import LOOPBACK, PROJECT_ROOT
 from tests.conftest import IN_CI, make_token
 from tests.exports_support import EXPORTS
-from tests.stack import ACCEL_PREFIX, Gunicorn, Nginx, check_nginx_conf, nginx_binary, write_nginx_conf
+from tests.stack import (
+    ACCEL_PREFIX,
+    Gunicorn,
+    Nginx,
+    check_nginx_conf,
+    nginx_binary,
+    write_nginx_conf,
+    write_site_check_conf,
+)
 
 TIMEOUT_SECONDS = 30  # a safety net against a hung test
 
@@ -83,9 +91,10 @@ def _admin() -> dict:
 
 
 def test_nginx_accepts_the_shipped_config(nginx_bin, tmp_path):
-    conf = write_nginx_conf(tmp_path / "nginx", 8080, 8000, tmp_path / "exports")
-    checked = check_nginx_conf(nginx_bin, conf)
-    assert checked.returncode == 0, checked.stderr
+    for conf in (write_nginx_conf(tmp_path / "nginx", 8080, 8000, tmp_path / "exports"),
+                 write_site_check_conf(tmp_path / "site")):
+        checked = check_nginx_conf(nginx_bin, conf)
+        assert checked.returncode == 0, checked.stderr
 
 
 def test_a_download_is_sent_by_nginx_through_x_accel_redirect(stack, db):
