@@ -7,7 +7,7 @@ PORT ?= 8000
 SCALE ?= 1m
 export WALLET_ANALYTICS_DEMO ?=
 
-.PHONY: demo test bench lint clean vendor screenshots
+.PHONY: demo test bench soak lint clean vendor screenshots
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ screenshots: $(BIN)/.installed
 # MariaDB and Redis as for `make test`; see docs/benchmark.md. SCALE: tiny, 1m, 10m.
 bench: $(BIN)/.installed
 	$(BIN)/python -m tests.bench.run --scale $(SCALE) $(BENCH_ARGS)
+
+# Slow clients against nginx + gunicorn and gunicorn alone, on loopback, about five minutes;
+# MariaDB and Redis as for `make test`. Figures: docs/benchmarks/<date>-soak.md.
+soak: $(BIN)/.installed
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx)
+	$(BIN)/python -m tests.soak.run $(SOAK_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check core web workers migrations tests scripts

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'wallet.db'}"
 DEMO_SECRET_FILE = VAR_DIR / "demo-jwt-secret"
 SUPPORTED_DRIVERS = {"sqlite", "mysql", "mariadb"}
 MIN_SECRET_BYTES = 32
+_ACCEL_PREFIX = re.compile(r"/([A-Za-z0-9_][A-Za-z0-9._-]*/)+")
 # A fixed label keeps the derived download key distinct from the JWT key it comes from.
 DOWNLOAD_KEY_LABEL = b"wallet-analytics/download-links/v1"
 
@@ -49,6 +51,11 @@ class Settings:
     worker_processes: int
     worker_threads: int
     export_requeue_minutes: int
+    max_request_body_bytes: int
+    export_accel_prefix: str | None
+    worker_idle_poll_ms: int
+    worker_heartbeat_timeout_ms: int
+    worker_maintenance_interval_ms: int
     demo: bool
 
     @property
@@ -87,6 +94,11 @@ def load_settings(
         worker_processes=_positive_int(env, "WORKER_PROCESSES", 2),
         worker_threads=_positive_int(env, "WORKER_THREADS", 4),
         export_requeue_minutes=_non_negative_int(env, "EXPORT_REQUEUE_MINUTES", 5),
+        max_request_body_bytes=_positive_int(env, "MAX_REQUEST_BODY_BYTES", 64 * 1024),
+        export_accel_prefix=_accel_prefix(env.get("EXPORT_ACCEL_PREFIX") or None),
+        worker_idle_poll_ms=_positive_int(env, "WORKER_IDLE_POLL_MS", 100),
+        worker_heartbeat_timeout_ms=_positive_int(env, "WORKER_HEARTBEAT_TIMEOUT_MS", 20_000),
+        worker_maintenance_interval_ms=_positive_int(env, "WORKER_MAINTENANCE_INTERVAL_MS", 5_000),
         jwt_secret=(jwt_secret := _jwt_secret(env.get("JWT_SECRET") or None, demo=demo, needed=needs_jwt_secret)),
         download_secret=_download_secret(raw_download_secret, jwt_secret),
         demo=demo,
@@ -160,6 +172,14 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not is_ascii_digits(raw, 6) or int(raw) == 0:
         raise ConfigError(f"{name}: expected a whole number of 1 or more, got {raw[:40]!r}")
     return int(raw)
+
+
+def _accel_prefix(raw: str | None) -> str | None:
+    """The URI prefix of nginx's internal location over EXPORT_DIR (downloads by X-Accel-Redirect)."""
+    if raw is not None and not _ACCEL_PREFIX.fullmatch(raw):
+        raise ConfigError(f"EXPORT_ACCEL_PREFIX: expected a path such as /_export-files/ (starting and ending "
+                          f"with /), got {raw!r}")
+    return raw
 
 
 def _jwt_secret(raw: str | None, *, demo: bool, needed: bool) -> str | None:

@@ -10,7 +10,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from core.errors import BusinessRuleViolation, ValidationError
+from core.errors import BusinessRuleViolation, ValidationError, excerpt
 
 MAX_RANGE_DAYS = 365
 # Day bounds of API parameters: a day's bounds, and the week or month after the last one, must
@@ -52,18 +52,18 @@ def iso_local(utc_naive: datetime | None, tz: ZoneInfo) -> str | None:
 
 def parse_date(raw: object, name: str) -> date:
     if not isinstance(raw, str) or not _DATE_PATTERN.fullmatch(raw):
-        raise ValidationError(f"{name} must be a date in YYYY-MM-DD format, got {raw!r}")
+        raise ValidationError(f"{name} must be a date in YYYY-MM-DD format, got {excerpt(repr(raw))}")
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise ValidationError(f"{name} is not a real calendar day: {raw!r}") from None
+        raise ValidationError(f"{name} is not a real calendar day: {excerpt(repr(raw))}") from None
 
 
 def parse_api_day(raw: object, name: str) -> date:
     """A day given to the API: a real YYYY-MM-DD day from EARLIEST_DAY to LATEST_DAY."""
     day = parse_date(raw, name)
     if not EARLIEST_DAY <= day <= LATEST_DAY:
-        raise ValidationError(f"{name} must be between {EARLIEST_DAY} and {LATEST_DAY}, got {raw!r}")
+        raise ValidationError(f"{name} must be between {EARLIEST_DAY} and {LATEST_DAY}, got {excerpt(repr(raw))}")
     return day
 
 

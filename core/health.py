@@ -6,6 +6,7 @@ import redis
 from sqlalchemy.engine import Engine
 
 from core.db import ping
+from core.redis_client import redis_client
 
 
 def check_database(engine: Engine) -> str:
@@ -20,7 +21,7 @@ def check_redis(url: str | None) -> str:
     if url is None:
         return "not configured (in-process broker)"
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        client = redis_client(url)
         client.ping()
         client.close()
     except redis.RedisError as exc:

@@ -157,7 +157,7 @@ def worker(settings):
     from workers.broker import build_broker
     from workers.jobs import declare_actors
 
-    broker = build_broker(settings, environ={})
+    broker = build_broker(settings)
     forget_queued_messages(broker)
     declare_actors(broker, settings)
     running = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)

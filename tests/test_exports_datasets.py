@@ -193,13 +193,14 @@ def test_chosen_columns_come_in_the_chosen_order(client, admin_headers, people, 
 
 
 def test_text_cells_cannot_become_spreadsheet_formulas(client, admin_headers, db, worker):
-    for user_id, name in [(2, "=HYPERLINK(1)"), (3, "+cmd"), (4, "-2+3"), (5, "@SUM(A1)"), (6, "\tx"), (7, "\rx")]:
+    for user_id, name in [(2, "=HYPERLINK(1)"), (3, "+cmd"), (4, "-2+3"), (5, "@SUM(A1)"), (6, "\tx"), (7, "\rx"),
+                           (8, "\0=1+1"), (9, "\nx")]:
         f.add_user(db, user_id, username=name)
-    f.add_user(db, 8, username="plain")
+    f.add_user(db, 10, username="plain")
     f.add_transaction(db, 2, "2025-11-02 10:00:00", reason="=1+1", reference_id="-ref")
     _, rows = export_and_download(client, admin_headers, {"dataset": "users", "columns": ["id", "username"]})
     assert [row[1] for row in rows[1:]] == [
-        "admin", "'=HYPERLINK(1)", "'+cmd", "'-2+3", "'@SUM(A1)", "'\tx", "'\rx", "plain"]
+        "admin", "'=HYPERLINK(1)", "'+cmd", "'-2+3", "'@SUM(A1)", "'\tx", "'\rx", "'\0=1+1", "'\nx", "plain"]
     _, rows = export_and_download(client, admin_headers, {
         "dataset": "transactions", "filters": {"from": FROM, "to": TO},
         "columns": ["reason", "reference_id", "amount", "email"]})

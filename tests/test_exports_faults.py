@@ -5,10 +5,12 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import dramatiq
+import psutil
 import pytest
 import sqlalchemy as sa
 from dramatiq.brokers.stub import StubBroker
@@ -31,6 +33,7 @@ from workers.cli import main
 from workers.jobs import declare_actors
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+REDELIVERY_SECONDS = 30  # issue 12: a dead worker's messages run again within 30 s of its death
 
 
 @pytest.fixture
@@ -191,8 +194,9 @@ def test_cleanup_fails_stuck_exports_and_removes_their_stale_partial_files(admin
     assert _status(admin, stuck)[0] == "failed" and not (settings.export_dir / f"{stuck}.csv").exists()
 
 
-def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
-        client, admin_headers, admin, settings, env, database_url):
+@pytest.fixture
+def six_thousand_users(admin, settings):
+    """More rows than one progress update (5,000), and no message left by earlier tests."""
     if admin.dialect.name == "sqlite":
         pytest.skip("the killed worker is held mid-export by a MariaDB table lock; SQLite has none")
     with admin.begin() as conn:
@@ -200,13 +204,28 @@ def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
             {"id": n, "username": f"bulk{n}", "email": f"bulk{n}@example.com", "created_at": utc_now()}
             for n in range(2, 6002)
         ])
-    forget_queued_messages(build_broker(settings, environ={}))
+    forget_queued_messages(build_broker(settings))
+    return admin
+
+
+
+@contextmanager
+def _users_export_held(engine):
+    """A write lock on `wallets` stops a worker in the middle of a users export: its attempt has
+    started and its temporary file exists, and its query (users joined with their wallets) waits."""
+    with engine.connect() as blocker:
+        blocker.exec_driver_sql("LOCK TABLES wallets WRITE")
+        try:
+            yield
+        finally:
+            blocker.exec_driver_sql("UNLOCK TABLES")
+
+
+def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
+        client, admin_headers, admin, six_thousand_users, settings, env, database_url):
     export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
 
-    with admin.connect() as blocker:
-        # A write lock on `wallets` stops the worker in the middle: its attempt has started and
-        # its temporary file exists, and its query (users joined with their wallets) waits.
-        blocker.exec_driver_sql("LOCK TABLES wallets WRITE")
+    with _users_export_held(admin):
         doomed = subprocess.Popen(
             [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads", "1"],
             cwd=PROJECT_ROOT, env={**os.environ, **env}, start_new_session=True,
@@ -217,13 +236,12 @@ def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
         finally:
             os.killpg(doomed.pid, signal.SIGKILL)
             doomed.wait()
-        blocker.exec_driver_sql("UNLOCK TABLES")
     assert _status(admin, export_id)[0] == "preparing"
     assert len(list(settings.export_dir.glob(".*.tmp"))) == 1  # the dead worker's half file
 
-    # A new worker that declares a worker dead after 2 s of silence and checks on every command.
-    broker = build_broker(settings, environ={"WORKER_HEARTBEAT_TIMEOUT_MS": "2000",
-                                             "WORKER_MAINTENANCE_CHANCE": "1000000"})
+    # A new worker that declares a worker dead after 2 s of silence and looks every 0.2 s.
+    broker = build_broker(load_settings({**env, "WORKER_HEARTBEAT_TIMEOUT_MS": "2000",
+                                         "WORKER_MAINTENANCE_INTERVAL_MS": "200"}, needs_download_secret=True))
     declare_actors(broker, settings)
     replacement = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
     replacement.start()
@@ -334,3 +352,34 @@ def test_cleanup_queues_a_lost_export_for_a_real_worker(admin, settings, env, wo
     assert "queued 1 lost export(s) again" in capsys.readouterr().out
     _wait_for(lambda: _status(admin, export_id)[0] != "preparing")
     assert _status(admin, export_id) == ("ready", None)
+
+
+def test_the_worker_service_replaces_a_killed_process_and_its_export_is_redelivered_within_30_s(
+        client, admin_headers, admin, six_thousand_users, settings, env, database_url):
+    """With the shipped defaults: `wallet-analytics worker`, heartbeat timeout and maintenance timer."""
+    service = subprocess.Popen(
+        [str(Path(sys.executable).parent / "wallet-analytics"), "worker", "--processes", "1", "--threads", "1"],
+        cwd=PROJECT_ROOT, env={**os.environ, **env}, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
+        with _users_export_held(admin):
+            _wait_for(lambda: _export_query_is_blocked(admin))
+            [doomed] = psutil.Process(service.pid).children()
+            doomed.kill()
+            killed_at = time.monotonic()
+            doomed.wait(WAIT_SECONDS)
+        deadline = killed_at + REDELIVERY_SECONDS
+        while _status(admin, export_id)[0] == "preparing" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _status(admin, export_id)[0] == "ready", f"not redelivered within {REDELIVERY_SECONDS} s"
+        assert service.poll() is None, "the worker service exited"
+        [replacement] = psutil.Process(service.pid).children()
+        assert replacement.pid != doomed.pid
+        service.terminate()
+        assert service.wait(WAIT_SECONDS) == 0
+    finally:
+        if service.poll() is None:
+            os.killpg(service.pid, signal.SIGKILL)
+            service.wait()

@@ -43,7 +43,7 @@ def procfile(db, env, settings, tmp_path):
     """`wallet-analytics web`, `worker` and `scheduler`, each in its own process group."""
     if db.dialect.name == "sqlite":
         pytest.skip("the Procfile's processes share MariaDB and Redis")
-    forget_queued_messages(build_broker(settings, environ={}))
+    forget_queued_messages(build_broker(settings))
     port = _free_port()
     environ = {**os.environ, **env, "PORT": str(port), "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1",
                "WORKER_PROCESSES": "1", "WORKER_THREADS": "2"}

@@ -15,7 +15,7 @@ from core.auth import CurrentAdmins
 from core.config import Settings
 from core.db import get_engine
 from web import errors, openapi
-from web.middleware import AdminAuthMiddleware, RequestIdMiddleware
+from web.middleware import AdminAuthMiddleware, RequestBodyLimitMiddleware, RequestIdMiddleware
 from web.resources import dashboard, etl, exports, health, metrics
 from web.resources.analytics import Question
 from workers.enqueue import etl_run_enqueuer, export_enqueuer, sending_broker
@@ -46,6 +46,19 @@ def _json_handler() -> falcon.media.JSONHandler:
     )
 
 
+def _on_first_use(make_sender: Callable[[], Callable]) -> Callable:
+    """A sender made when it first sends: the broker (and, in the demo, the in-process actors
+    it imports) only in a process that sends."""
+    made = []
+
+    def send(argument) -> None:
+        if not made:
+            made.append(make_sender())
+        made[0](argument)
+
+    return send
+
+
 class _App(falcon.App):
     def add_route(self, uri_template: str, resource: object, **kwargs) -> None:
         # Every GET route answers HEAD too (curl -I, uptime checkers); Falcon drops the body.
@@ -60,8 +73,11 @@ def create_app(settings: Settings, enqueue_export: Callable[[str], None] | None 
     (tests bring their own)."""
     logs.install_request_id()
     engine = get_engine(settings.database_url)
-    auth = AdminAuthMiddleware(settings.jwt_secret, CurrentAdmins(engine))
-    app = _App(middleware=[RequestIdMiddleware(), auth])
+    app = _App(middleware=[
+        RequestIdMiddleware(),
+        RequestBodyLimitMiddleware(settings.max_request_body_bytes),
+        AdminAuthMiddleware(settings.jwt_secret, CurrentAdmins(engine)),
+    ])
     app.req_options.media_handlers[falcon.MEDIA_JSON] = _json_handler()
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = _json_handler()
     errors.register(app)
@@ -73,10 +89,8 @@ def create_app(settings: Settings, enqueue_export: Callable[[str], None] | None 
     for path, (answer, options) in ANALYTICS_ROUTES.items():
         app.add_route(f"{openapi.API}{path}", Question(engine, settings.report_timezone, answer, options))
     app.add_route(f"{openapi.API}/status", etl.EtlStatusResource(engine, settings))
-    if enqueue_export is None or enqueue_etl is None:
-        broker = sending_broker(settings)
-        enqueue_export = enqueue_export or export_enqueuer(broker)
-        enqueue_etl = enqueue_etl or etl_run_enqueuer(broker)
+    enqueue_export = enqueue_export or _on_first_use(lambda: export_enqueuer(sending_broker(settings)))
+    enqueue_etl = enqueue_etl or _on_first_use(lambda: etl_run_enqueuer(sending_broker(settings)))
     app.add_route(f"{openapi.API}/etl-runs", etl.EtlRuns(engine, settings, enqueue_etl))
     app.add_route(f"{openapi.API}/etl-runs/{{run_id}}", etl.EtlRun(engine, settings))
     app.add_route(f"{openapi.API}/exports", exports.Exports(engine, settings, enqueue_export))

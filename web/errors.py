@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 import falcon
+import orjson
+from gunicorn import util as gunicorn_util
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import (
     BusinessRuleViolation,
@@ -15,9 +19,15 @@ from core.errors import (
     ServiceUnavailable,
     Unauthorized,
     ValidationError,
+    describe_error,
+    excerpt,
+    is_database_unavailable,
 )
 
 log = logging.getLogger(__name__)
+
+DATABASE_RETRY_AFTER_SECONDS = 5
+DATABASE_DOWN_MESSAGE = "The database is unavailable; try again in a few seconds"
 
 STATUS_OF = {
     ValidationError: falcon.HTTP_400,
@@ -36,9 +46,18 @@ CODE_OF_HTTP_STATUS = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     411: "length_required",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
+    417: "expectation_failed",
+    431: "headers_too_large",
+    500: "internal_error",
+    501: "not_implemented",
+    502: "service_unavailable",
+    503: "service_unavailable",
+    504: "service_unavailable",
 }
 
 
@@ -67,13 +86,39 @@ def handle_http_error(req, resp, error: falcon.HTTPError, params) -> None:
     _render(resp, error.status, code, message)
 
 
+def handle_database_error(req, resp, error: SQLAlchemyError, params) -> None:
+    """Database down or connection lost: 503 with Retry-After on every route; any other
+    database error is a bug like any other."""
+    if not is_database_unavailable(error):
+        handle_unexpected(req, resp, error, params)
+        return
+    log.warning("database unavailable on %s %s: %s", req.method, req.path, describe_error(error))
+    resp.set_header("Retry-After", str(DATABASE_RETRY_AFTER_SECONDS))
+    _render(resp, falcon.HTTP_503, ServiceUnavailable.code, DATABASE_DOWN_MESSAGE)
+
+
 def handle_unexpected(req, resp, error: Exception, params) -> None:
     log.exception("unhandled error on %s %s", req.method, req.path)
     _render(resp, falcon.HTTP_500, "internal_error", "Internal server error; quote the X-Request-Id when reporting it")
+
+
+def write_gunicorn_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's answer to a request it cannot parse (a bad request line, headers over its limits),
+    in our JSON shape instead of its HTML page; it replaces gunicorn.util.write_error."""
+    body = orjson.dumps({"error": {"code": CODE_OF_HTTP_STATUS.get(status_int, "http_error"),
+                                   "message": excerpt(f"{reason}: {mesg}" if mesg else reason)}})
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)  # as gunicorn's own page
+
+
+def install_gunicorn_error_pages() -> None:
+    gunicorn_util.write_error = write_gunicorn_error
 
 
 def register(app: falcon.App) -> None:
     # Falcon picks the most specific handler along the exception's MRO.
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
+    app.add_error_handler(SQLAlchemyError, handle_database_error)
     app.add_error_handler(DomainError, handle_domain_error)

@@ -11,7 +11,7 @@ from core.exports.datasets import (
     DATASETS,
     MAX_CODE_LENGTH,
     MAX_USER_ID,
-    MAX_USER_ID_DIGITS,
+    MAX_USER_ID_TEXT_DIGITS,
     Dataset,
     Filter,
     parse_user_id,
@@ -59,11 +59,14 @@ def _object(properties: dict) -> dict:
     return {"type": "object", "required": list(properties), "properties": properties, "additionalProperties": False}
 
 
+# Years EARLIEST_DAY to LATEST_DAY (1970 to 9998): the document says which days the API takes.
+_API_YEAR = "(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
 _DAY = {"type": "string", "format": "date"}
+_API_DAY = {**_DAY, "pattern": f"^{_API_YEAR}-[0-9]{{2}}-[0-9]{{2}}$"}
 _RANGE = [
-    _query("from", _DAY, f"First day (YYYY-MM-DD, a calendar day of REPORT_TIMEZONE), inclusive; "
+    _query("from", _API_DAY, f"First day (YYYY-MM-DD, a calendar day of REPORT_TIMEZONE), inclusive; "
            f"{EARLIEST_DAY} to {LATEST_DAY}", required=True),
-    _query("to", _DAY, "Last day, inclusive; at most 365 days after `from`", required=True),
+    _query("to", _API_DAY, "Last day, inclusive; at most 365 days after `from`", required=True),
 ]
 _TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LENGTH}
 _COUNT = {"type": "integer", "minimum": 0}
@@ -82,8 +85,9 @@ _KPIS = {
 
 # Exports: a request per dataset, and a status body per export status.
 _USER_ID = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_USER_ID},
-                      {"type": "string", "pattern": f"^[0-9]{{1,{MAX_USER_ID_DIGITS}}}$"}],
-            "description": f"a user id from 1 to {MAX_USER_ID}, as a number or a string of digits"}
+                      {"type": "string", "pattern": f"^[1-9][0-9]{{0,{MAX_USER_ID_TEXT_DIGITS - 1}}}$"}],
+            "description": f"a user id from 1 to {MAX_USER_ID} as a number, or as a string of at most "
+                           f"{MAX_USER_ID_TEXT_DIGITS} digits with no leading zero"}
 _CODE = {"type": "string", "minLength": 1, "maxLength": MAX_CODE_LENGTH}
 
 
@@ -99,8 +103,8 @@ def _export_request(dataset: Dataset) -> dict:
     filters = {
         "type": "object",
         "properties": {
-            "from": {**_DAY, "description": f"First day of {bound}"},
-            "to": {**_DAY, "description": "Last day; at most 365 days after `from`"},
+            "from": {**_API_DAY, "description": f"First day of {bound}"},
+            "to": {**_API_DAY, "description": "Last day; at most 365 days after `from`"},
             **{name: _filter_value(rule) for name, rule in dataset.filters.items()},
         },
         "additionalProperties": False,
@@ -370,7 +374,9 @@ EXPORT_PATHS = {
                               "filter, value or column; a bad date"),
                 "422": _error(f"business_rule_violation: `from` after `to`, more than 365 days apart, or more "
                               f"than {MAX_ROWS:,} estimated rows"),
-                "503": _error("service_unavailable: the job queue is unreachable (the export is recorded as failed)"),
+                "413": _error("payload_too_large: a body over MAX_REQUEST_BODY_BYTES (64 KB)"),
+                "503": _error("service_unavailable: the job queue is unreachable (the export is recorded as failed), "
+                              "or the database is"),
             },
             requestBody={"required": True, "content": {"application/json": {"schema": _ref("ExportRequest")}}},
         ),
@@ -487,6 +493,23 @@ PATHS = {
     **EXPORT_PATHS,
 }
 
+# What any route may answer beside its own: the limits of nginx or gunicorn on the request line
+# and headers, and the database or (behind nginx) the API being down.
+_STACK_ERRORS = {
+    "414": _error("uri_too_long: a request line over the limit (4 KB behind nginx)"),
+    "431": _error("headers_too_large: a request header over the limit (4 KB behind nginx)"),
+    "503": _error("service_unavailable: the database is unreachable, or the API is down; retry after Retry-After"),
+}
+
+
+def _with_stack_errors(paths: dict) -> dict:
+    for item in paths.values():
+        for operation in item.values():
+            for status, response in _STACK_ERRORS.items():
+                operation["responses"].setdefault(status, response)
+    return paths
+
+
 DOCUMENT = {
     "openapi": "3.1.0",
     "info": {
@@ -496,7 +519,7 @@ DOCUMENT = {
                        "{\"error\": {\"code\", \"message\"}}; the analytics routes reject unknown query "
                        "parameters.",
     },
-    "paths": PATHS,
+    "paths": _with_stack_errors(PATHS),
     "components": {
         "schemas": SCHEMAS,
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",

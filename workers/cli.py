@@ -155,12 +155,9 @@ def cmd_web(settings: Settings, args) -> int:
 
 
 def cmd_worker(settings: Settings, args) -> int:
-    from dramatiq.cli import main as dramatiq_main
+    from workers.supervisor import supervise
 
-    processes = args.processes or settings.worker_processes
-    threads = args.threads or settings.worker_threads
-    sys.argv = ["dramatiq", "workers.actors", "--processes", str(processes), "--threads", str(threads)]
-    return dramatiq_main()
+    return supervise(args.processes or settings.worker_processes, args.threads or settings.worker_threads)
 
 
 def cmd_serve(settings: Settings, args) -> int:
@@ -248,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     _command(commands, "web", "serve the API with gunicorn (deploy/gunicorn.conf.py)",
              "  PORT=8000 WEB_CONCURRENCY=2 wallet-analytics web", handler=cmd_web, needs_jwt_secret=True)
 
-    p = _command(commands, "worker", "run Dramatiq workers on REDIS_URL",
+    p = _command(commands, "worker", "run Dramatiq worker processes on REDIS_URL, replacing any that dies",
                  "  wallet-analytics worker\n  wallet-analytics worker --processes 4 --threads 2", handler=cmd_worker)
     p.add_argument("--processes", type=int, default=None, help="worker processes (None: WORKER_PROCESSES, 2)")
     p.add_argument("--threads", type=int, default=None, help="threads per process (None: WORKER_THREADS, 4)")

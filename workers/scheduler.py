@@ -25,6 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from core.config import Settings
 from core.dates import local_today, utc_now
+from core.redis_client import redis_client
 from workers.enqueue import export_enqueuer
 from workers.jobs import FOLD_CHANGES, NIGHTLY_ETL, clean_up_exports
 
@@ -121,7 +122,7 @@ def run(settings: Settings) -> int:
     from workers import actors
     from workers.broker import start_in_process_worker
 
-    slots = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    slots = redis_client(settings.redis_url) if settings.redis_url else None
     if slots is None:
         # No Redis, no shared queue: the scheduler consumes its own message (the demo's setup).
         start_in_process_worker(actors.broker, threads=1)

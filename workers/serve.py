@@ -32,6 +32,9 @@ class _DemoServer(BaseApplication):
 
     def load(self):
         from web.app import create_app
+        from web.errors import install_gunicorn_error_pages
+
+        install_gunicorn_error_pages()
 
         return create_app(self._settings)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from core.analytics.tokens import GRANULARITIES
 from core.analytics.users import DEFAULT_LIMIT, MAX_LIMIT, METRICS
 from core.dates import check_range, parse_api_day
-from core.errors import ValidationError
+from core.errors import ValidationError, excerpt
 from core.numbers import is_ascii_digits
 from core.tables import TOKEN_TYPES
 
@@ -39,7 +39,7 @@ def optional_choice(choices: tuple[str, ...]) -> Parser:
 
 def _choice(raw: str, name: str, choices: tuple[str, ...]) -> str:
     if raw not in choices:
-        raise ValidationError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+        raise ValidationError(f"{name} must be one of {', '.join(choices)}, got {excerpt(repr(raw))}")
     return raw
 
 
@@ -55,7 +55,7 @@ def leaderboard_limit(raw: str | None, name: str) -> int:
     if raw is None:
         return DEFAULT_LIMIT
     if not (is_ascii_digits(raw, 3) and MIN_LIMIT <= int(raw) <= MAX_LIMIT):
-        raise ValidationError(f"{name} must be a whole number from {MIN_LIMIT} to {MAX_LIMIT}, got {raw!r}")
+        raise ValidationError(f"{name} must be a whole number from {MIN_LIMIT} to {MAX_LIMIT}, got {excerpt(repr(raw))}")
     return int(raw)
 
 
@@ -67,17 +67,21 @@ TOP_USERS = {"metric": required_choice(METRICS), "limit": leaderboard_limit}
 PROMOTIONS = {"campaign_id": optional_text}
 
 
-def parse_question(params: Mapping[str, str | list[str]], options: Mapping[str, Parser]) -> dict:
-    """{"first", "last", **options} from `from`, `to` and the question's own options."""
-    allowed = ("from", "to", *options)
+def check_parameter_names(params: Mapping[str, str | list[str]], allowed: tuple[str, ...]) -> None:
+    """Every query parameter is one the route takes, given once."""
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise ValidationError(
-            f"Unknown query parameter(s): {', '.join(unknown)}; this route takes {', '.join(allowed)}"
+            f"Unknown query parameter(s): {excerpt(', '.join(unknown))}; this route takes {', '.join(allowed)}"
         )
     repeated = sorted(name for name, value in params.items() if isinstance(value, list))
     if repeated:
-        raise ValidationError(f"Query parameter(s) given more than once: {', '.join(repeated)}; give each once")
+        raise ValidationError(f"Query parameter(s) given more than once: {excerpt(', '.join(repeated))}; give each once")
+
+
+def parse_question(params: Mapping[str, str | list[str]], options: Mapping[str, Parser]) -> dict:
+    """{"first", "last", **options} from `from`, `to` and the question's own options."""
+    check_parameter_names(params, ("from", "to", *options))
     if params.get("from") in (None, "") or params.get("to") in (None, ""):
         raise ValidationError("from and to date parameters are required")
     first, last = parse_api_day(params["from"], "from"), parse_api_day(params["to"], "to")

@@ -14,7 +14,7 @@ from core.aggregates import CENT, Aggregates, add_referrals
 from core.analytics import stored
 from core.analytics.days import read_range
 from core.dialect import equals_exactly
-from core.errors import NotFound
+from core.errors import NotFound, excerpt
 from core.tables import promo_campaigns
 
 
@@ -46,7 +46,7 @@ def _check_campaign_exists(conn: Connection, campaign_id: str) -> None:
     """A mistyped campaign id is an error, not a campaign without referrals."""
     found = conn.execute(sa.select(promo_campaigns.c.id).where(equals_exactly(conn, promo_campaigns.c.id, campaign_id))).first()
     if found is None:
-        raise NotFound(f"No campaign with id {campaign_id!r}; check campaign_id")
+        raise NotFound(f"No campaign with id {excerpt(repr(campaign_id))}; check campaign_id")
 
 
 def _percentage(part: int, whole: int) -> Decimal:

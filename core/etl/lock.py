@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core import dialect
 from core.config import Settings
 from core.errors import Conflict, ServiceUnavailable
+from core.redis_client import redis_client
 
 LOCK_NAME = "wallet-analytics:etl"
 # How long a crashed holder's lock outlives it; a live holder's thread renews it.
@@ -51,7 +52,7 @@ class EtlLock(Protocol):
 
 class RedisEtlLock:
     def __init__(self, redis_url: str, ttl_seconds: float = LOCK_TTL_SECONDS):
-        client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+        client = redis_client(redis_url)
         # thread_local=False: the token must survive being renewed from any thread.
         self._lock = client.lock(LOCK_NAME, timeout=ttl_seconds, thread_local=False)
         self._ttl_seconds = ttl_seconds

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 
 from core.dates import local_today, parse_date
-from core.errors import ServiceUnavailable, ValidationError
+from core.errors import ServiceUnavailable, ValidationError, excerpt
 from core.etl import runs
 from core.etl.plan import requested_dates
 
@@ -24,7 +24,7 @@ def parse_etl_request(body: object) -> tuple[date, date]:
         raise ValidationError('the body must be a JSON object: {"date": "YYYY-MM-DD"} or {"from": ..., "to": ...}')
     unknown = sorted(set(body) - set(FIELDS))
     if unknown:
-        raise ValidationError(f"unknown field {unknown[0][:64]!r}; give date, or from and to")
+        raise ValidationError(f"unknown field {excerpt(repr(unknown[0]))}; give date, or from and to")
     if "date" in body:
         if "from" in body or "to" in body:
             raise ValidationError("date names one day; for a range give from and to instead")

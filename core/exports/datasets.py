@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from core.dates import day_bounds
-from core.errors import ValidationError
+from core.errors import ValidationError, excerpt
 from core.exports.writers import Layout
 from core.numbers import is_ascii_digits
 from core.tables import (
@@ -37,13 +37,15 @@ from core.tables import (
 
 MAX_CODE_LENGTH = 64
 MAX_USER_ID = 2**63 - 1  # signed BIGINT: what SQLite and MySQL both can compare with
-MAX_USER_ID_DIGITS = len(str(MAX_USER_ID))
+# As text, a user id is canonical decimal (no leading zero) of at most 18 digits: below MAX_USER_ID
+# whatever the digits, so the OpenAPI document can say it with a pattern.
+MAX_USER_ID_TEXT_DIGITS = 18
 
 
 def _enum(*values: str) -> Callable[[str, object], str]:
     def parse(name: str, raw: object) -> str:
         if raw not in values:
-            raise ValidationError(f"filters.{name} must be one of {', '.join(values)}; got {raw!r}")
+            raise ValidationError(f"filters.{name} must be one of {', '.join(values)}; got {excerpt(repr(raw))}")
         return raw
 
     parse.choices = values  # what the OpenAPI document lists
@@ -52,10 +54,12 @@ def _enum(*values: str) -> Callable[[str, object], str]:
 
 def parse_user_id(name: str, raw: object) -> int:
     # JSON clients send ids as numbers or as digit strings; both mean the same user.
-    if is_ascii_digits(raw, MAX_USER_ID_DIGITS):
+    if is_ascii_digits(raw, MAX_USER_ID_TEXT_DIGITS) and not raw.startswith("0"):
         raw = int(raw)
+    elif isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)  # 42.0 is the JSON integer 42 (JSON Schema agrees)
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_USER_ID:
-        raise ValidationError(f"filters.{name} must be a positive integer user id; got {raw!r}")
+        raise ValidationError(f"filters.{name} must be a positive integer user id; got {excerpt(repr(raw))}")
     return raw
 
 

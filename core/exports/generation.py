@@ -31,6 +31,9 @@ from core.exports.writers import write_csv, write_json
 
 log = logging.getLogger(__name__)
 
+# mkstemp's 0600 would keep the file from nginx, which sends it (X-Accel-Redirect) as a member of
+# the service's group; nobody else may read it.
+EXPORT_FILE_MODE = 0o640
 LINK_LIFETIME = timedelta(hours=24)
 STREAM_BATCH = 1000
 TRANSIENT_FAILURE = "Database unavailable while generating the export; create it again later"
@@ -118,6 +121,7 @@ def _write_file(engine: Engine, settings: Settings, record: dict) -> tuple[int, 
             out.flush()
             os.fsync(out.fileno())
         size = os.path.getsize(temp_name)
+        os.chmod(temp_name, EXPORT_FILE_MODE)
         os.replace(temp_name, export_dir / state.file_name(export_id, record["type"]))
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

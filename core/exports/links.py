@@ -67,6 +67,7 @@ def link_of(settings: Settings, record: dict) -> Link | None:
 
 @dataclass
 class Download:
+    file_name: str  # in EXPORT_DIR
     stream: BinaryIO
     size: int
     export_type: str
@@ -86,7 +87,8 @@ def open_download(engine: Engine, settings: Settings, export_id: str, export_typ
     if record is None or record["status"] != ExportStatus.READY or record["type"] != export_type:
         raise NotFound(NOT_FOUND)
     # The path is built from the validated id alone, never from the URL or a stored path.
-    path = settings.export_dir / state.file_name(export_id, export_type)
+    file_name = state.file_name(export_id, export_type)
+    path = settings.export_dir / file_name
     if path.resolve().parent != settings.export_dir.resolve():
         raise NotFound(NOT_FOUND)
     try:
@@ -95,6 +97,7 @@ def open_download(engine: Engine, settings: Settings, export_id: str, export_typ
         raise NotFound(NOT_FOUND) from None
     local_created = record["created_at"].replace(tzinfo=UTC).astimezone(settings.report_timezone)
     return Download(
+        file_name=file_name,
         stream=stream,
         size=os.fstat(stream.fileno()).st_size,
         export_type=export_type,

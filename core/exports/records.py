@@ -9,7 +9,7 @@ from ulid import ULID
 
 from core.config import Settings
 from core.dates import utc_now
-from core.errors import BusinessRuleViolation, NotFound, Unauthorized, ValidationError
+from core.errors import BusinessRuleViolation, NotFound, Unauthorized, ValidationError, excerpt
 from core.exports import state
 from core.exports.validation import ExportRequest
 from core.numbers import is_ascii_digits
@@ -61,7 +61,7 @@ def _user_exists(engine: Engine, user_id: int) -> bool:
 
 def check_export_id(raw: str, name: str = "export_id") -> str:
     if len(raw) != 26 or not set(raw) <= _ULID_ALPHABET or raw[0] > "7":
-        raise ValidationError(f"{name} must be a 26-character ULID; got {raw[:40]!r}")
+        raise ValidationError(f"{name} must be a 26-character ULID; got {excerpt(repr(raw))}")
     return raw
 
 
@@ -86,7 +86,7 @@ def list_exports(engine: Engine, settings: Settings, user_id: int, *, limit: obj
     """A page of the caller's exports, newest first, and the cursor of the next page (or None)."""
     limit = _page_limit(limit)
     query = sa.select(analytics_exports).where(analytics_exports.c.user_id == user_id)
-    if cursor:
+    if cursor is not None:  # an empty one is a bad one
         query = query.where(analytics_exports.c.id < check_export_id(cursor, "cursor"))
     query = query.order_by(analytics_exports.c.id.desc()).limit(limit + 1)
     with engine.begin() as conn:
@@ -97,10 +97,10 @@ def list_exports(engine: Engine, settings: Settings, user_id: int, *, limit: obj
 
 
 def _page_limit(raw: object) -> int:
-    if raw in (None, ""):
+    if raw is None:
         return LIST_LIMIT_DEFAULT
     if not (is_ascii_digits(raw, 3) and 1 <= int(raw) <= LIST_LIMIT_MAX):
-        raise ValidationError(f"limit must be a whole number from 1 to {LIST_LIMIT_MAX}; got {raw!r}")
+        raise ValidationError(f"limit must be a whole number from 1 to {LIST_LIMIT_MAX}; got {excerpt(repr(raw))}")
     return int(raw)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.dates import check_range, parse_api_day, parse_range
-from core.errors import ValidationError
+from core.errors import ValidationError, excerpt
 from core.exports.datasets import DATASETS, Dataset
 from core.tables import EXPORT_TYPES
 
@@ -27,18 +27,18 @@ def parse_request(body: object) -> ExportRequest:
         raise ValidationError("Request body must be a JSON object with type, dataset and filters")
     unknown = sorted(set(body) - set(REQUEST_KEYS))
     if unknown:
-        raise ValidationError(f"Unknown field(s) {', '.join(unknown)}; allowed: {', '.join(REQUEST_KEYS)}")
+        raise ValidationError(f"Unknown field(s) {excerpt(', '.join(unknown))}; allowed: {', '.join(REQUEST_KEYS)}")
     export_type = body.get("type", "csv")
     if export_type not in EXPORT_TYPES:
-        raise ValidationError(f"type must be one of {', '.join(EXPORT_TYPES)}; got {export_type!r}")
+        raise ValidationError(f"type must be one of {', '.join(EXPORT_TYPES)}; got {excerpt(repr(export_type))}")
     dataset = DATASETS.get(body.get("dataset")) if isinstance(body.get("dataset"), str) else None
     if dataset is None:
-        raise ValidationError(f"dataset must be one of {', '.join(DATASETS)}; got {body.get('dataset')!r}")
+        raise ValidationError(f"dataset must be one of {', '.join(DATASETS)}; got {excerpt(repr(body.get('dataset')))}")
     return ExportRequest(
         type=export_type,
         dataset=dataset,
         filters=_parse_filters(dataset, body.get("filters", {})),
-        columns=_parse_columns(dataset, body.get("columns")),
+        columns=_parse_columns(dataset, body["columns"]) if "columns" in body else None,
     )
 
 
@@ -48,14 +48,15 @@ def _parse_filters(dataset: Dataset, raw: object) -> dict[str, Any]:
     unknown = sorted(set(raw) - set(dataset.filter_names))
     if unknown:
         raise ValidationError(
-            f"Unknown filter(s) {', '.join(unknown)} for {dataset.name}; allowed: {', '.join(dataset.filter_names)}"
+            f"Unknown filter(s) {excerpt(', '.join(unknown))} for {dataset.name}; allowed: {', '.join(dataset.filter_names)}"
         )
     filters: dict[str, Any] = {}
-    if dataset.range_required or raw.get("from") is not None or raw.get("to") is not None:
+    # A key given as null is a bad value, not an absent one: leave a filter out for no filter.
+    if dataset.range_required or "from" in raw or "to" in raw:
         first, last = _parse_dates(raw.get("from"), raw.get("to"), required=dataset.range_required)
         filters.update({"from": first.isoformat(), "to": last.isoformat()})
     for name, rule in dataset.filters.items():
-        if raw.get(name) is not None:
+        if name in raw:
             filters[name] = rule.parse(name, raw[name])
     return filters
 
@@ -70,15 +71,13 @@ def _parse_dates(raw_from: object, raw_to: object, *, required: bool):
     return first, last
 
 
-def _parse_columns(dataset: Dataset, raw: object) -> list[str] | None:
-    if raw is None:
-        return None
+def _parse_columns(dataset: Dataset, raw: object) -> list[str]:
     if not isinstance(raw, list) or not raw or not all(isinstance(name, str) for name in raw):
-        raise ValidationError("columns must be a non-empty list of column names")
+        raise ValidationError("columns must be a non-empty list of column names; leave it out for all of them")
     unknown = [name for name in raw if name not in dataset.columns]
     if unknown:
         raise ValidationError(
-            f"Unknown column(s) {', '.join(unknown)} for {dataset.name}; available: {', '.join(dataset.columns)}"
+            f"Unknown column(s) {excerpt(', '.join(unknown))} for {dataset.name}; available: {', '.join(dataset.columns)}"
         )
     if len(set(raw)) != len(raw):
         raise ValidationError("columns must not repeat a column")

@@ -2,7 +2,7 @@
 
 CSV: a header row, standard quoting, timestamps as `YYYY-MM-DD HH:MM:SS` in REPORT_TIMEZONE,
 JSON columns as compact JSON text in one cell, and text cells neutralised against spreadsheet
-formula injection (OWASP "CSV Injection": a leading `'`). JSON: one array of objects with
+formula injection (OWASP ASVS 5.0 V1.2.10: a leading `'`). JSON: one array of objects with
 native types and ISO 8601 timestamps with offset.
 
 Only the cells that need it are converted, column by column; numbers and NULLs go out as the
@@ -22,7 +22,9 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-FORMULA_TRIGGERS = "=+-@\t\r"  # a text cell starting with one of these is neutralised
+# A text cell starting with one of these is neutralised: ASVS 5.0 V1.2.10's list (= + - @ tab NUL)
+# and OWASP's CSV Injection page's carriage return and line feed. A future XLSX writer uses the same.
+FORMULA_TRIGGERS = "=+-@\t\0\r\n"
 # Each progress report is a committed UPDATE; every 5,000 rows is 20 for a full export.
 PROGRESS_EVERY = 5000
 

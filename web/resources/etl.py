@@ -8,9 +8,10 @@ from collections.abc import Callable
 import falcon
 from sqlalchemy.engine import Engine
 
+from core.analytics.params import check_parameter_names
 from core.config import Settings
 from core.dates import iso_local, utc_now
-from core.errors import NotFound, ValidationError
+from core.errors import NotFound, ValidationError, excerpt
 from core.etl import runs
 from core.etl.lock import etl_lock
 from core.etl.requests import parse_etl_request, queue_etl
@@ -40,7 +41,7 @@ def _whole_number(raw: str | None, name: str, default: int | None, highest: int)
     if raw is None:
         return default
     if not is_ascii_digits(raw, 10) or not 1 <= int(raw) <= highest:
-        raise ValidationError(f"{name} must be a whole number from 1 to {highest}, got {raw[:32]!r}")
+        raise ValidationError(f"{name} must be a whole number from 1 to {highest}, got {excerpt(repr(raw))}")
     return int(raw)
 
 
@@ -81,6 +82,7 @@ class EtlRuns:
         resp.media = run_body(run, self._settings)
 
     def on_get(self, req, resp):
+        check_parameter_names(req.params, ("limit", "cursor"))
         limit = _whole_number(req.get_param("limit"), "limit", DEFAULT_PAGE, MAX_PAGE)
         cursor = _whole_number(req.get_param("cursor"), "cursor", None, 2**32 - 1)
         with self._engine.connect() as conn:
@@ -100,7 +102,7 @@ class EtlRun:
         with self._engine.connect() as conn:
             run = runs.get_run(conn, number)
         if run is None:
-            raise NotFound(f"No ETL run with id {run_id[:32]!r}")
+            raise NotFound(f"No ETL run with id {excerpt(repr(run_id))}")
         if run.status in (runs.QUEUED, runs.RUNNING):
             resp.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
         resp.media = run_body(run, self._settings)

@@ -10,6 +10,7 @@ import falcon
 from sqlalchemy.engine import Engine
 
 from core import metrics
+from core.analytics.params import check_parameter_names
 from core.config import Settings
 from core.dates import iso_local
 from core.errors import NotFound, ServiceUnavailable
@@ -19,6 +20,7 @@ from core.exports.status import ExportStatus
 from core.exports.validation import parse_request
 
 RETRY_AFTER_SECONDS = 2
+LIST_PARAMETERS = ("limit", "cursor")
 QUEUE_DOWN_MESSAGE = "Could not queue the export: the job queue was unreachable; create it again"
 DOWNLOAD_PATH = "/exports"
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
@@ -85,6 +87,7 @@ class Exports:
         _render(resp, record, self._settings)
 
     def on_get(self, req, resp):
+        check_parameter_names(req.params, LIST_PARAMETERS)
         found, next_cursor = records.list_exports(
             self._engine, self._settings, req.context.principal.user_id,
             limit=req.get_param("limit"), cursor=req.get_param("cursor"),
@@ -105,7 +108,12 @@ class Export:
 
 
 class Download:
-    """A signed link is its own credential (the spec's `curl -O` sends no token)."""
+    """A signed link is its own credential (the spec's `curl -O` sends no token).
+
+    Behind nginx (EXPORT_ACCEL_PREFIX set) the app only checks the link and names the file: nginx
+    sends it from its internal location, so a client reading slowly holds an nginx connection,
+    not an app thread. Without it the app streams the file itself.
+    """
 
     public = True
 
@@ -122,4 +130,8 @@ class Download:
         resp.content_type = CONTENT_TYPES[export_type]
         resp.downloadable_as = download.attachment_name
         resp.set_header("Cache-Control", "private, no-store")
+        if self._settings.export_accel_prefix:
+            download.stream.close()
+            resp.set_header("X-Accel-Redirect", f"{self._settings.export_accel_prefix}{download.file_name}")
+            return
         resp.set_stream(download.stream, download.size)

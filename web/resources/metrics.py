@@ -13,6 +13,7 @@ from core.config import Settings
 from core.dates import day_bounds, utc_now
 from core.errors import NotFound
 from core.etl.status import etl_status
+from core.redis_client import redis_client
 from workers.queues import queue_state
 
 NOT_FOUND = "No route for this path"
@@ -54,7 +55,7 @@ class Metrics:
         yield ("wallet_analytics_oldest_pending_change_age_seconds", "Age of the oldest change not folded in yet",
                [], [([], (now - oldest).total_seconds() if oldest else 0.0)])
         if self._settings.redis_url:
-            client = redis.Redis.from_url(self._settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+            client = redis_client(self._settings.redis_url)
             try:
                 queues = queue_state(client)
             except redis.RedisError:
