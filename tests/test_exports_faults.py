@@ -28,6 +28,7 @@ from tests.exports_support import EXPORTS, WAIT_SECONDS, create, wait_until_done
 from workers import jobs
 from workers.broker import build_broker
 from workers.cli import main
+from workers.enqueue import export_enqueuer
 from workers.jobs import declare_actors
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -325,12 +326,9 @@ def test_a_worker_showing_progress_is_not_taken_for_lost(admin, settings):
     assert requeue_lost_exports(admin, settings, lambda _: pytest.fail("queued a live export")) == 0
 
 
-def test_cleanup_queues_a_lost_export_for_a_real_worker(admin, settings, env, worker, monkeypatch, capsys):
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+def test_the_janitor_queues_a_lost_export_for_a_real_worker(admin, settings, broker, worker):
     export_id = _create_directly(admin, "users")
     _silent_since(admin, export_id, 6)
-    assert main(["exports", "cleanup"]) == 0
-    assert "queued 1 lost export(s) again" in capsys.readouterr().out
+    assert "queued 1 lost export(s) again" in jobs.clean_up_exports(settings, export_enqueuer(broker))
     _wait_for(lambda: _status(admin, export_id)[0] != "preparing")
     assert _status(admin, export_id) == ("ready", None)
