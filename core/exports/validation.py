@@ -56,7 +56,7 @@ def _parse_filters(dataset: Dataset, raw: object) -> dict[str, Any]:
         filters.update({"from": first.isoformat(), "to": last.isoformat()})
     for name, rule in dataset.filters.items():
         if raw.get(name) is not None:
-            filters[name] = rule.parse(name, raw[name])
+            filters[name] = rule.parse(raw[name], name)
     return filters
 
 
