@@ -258,7 +258,8 @@ def _wait_for(condition) -> None:
 def _create_directly(engine, dataset: str) -> str:
     settings = load_settings({"DATABASE_URL": engine.url.render_as_string(hide_password=False),
                               "JWT_SECRET": JWT_SECRET})
-    return create_export(engine, settings, 1, parse_request({"dataset": dataset}))["id"]
+    with engine.begin() as conn:
+        return create_export(conn, settings, 1, parse_request({"dataset": dataset}))["id"]
 
 
 def _status(engine, export_id):

@@ -44,14 +44,16 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings) -> dict[str, dra
         try:
             generate_export(engine, settings, export_id)
         except TimeLimitExceeded:  # raised into this thread by Dramatiq; core has removed its temp file
-            fail_export(engine, export_id, f"Timed out after {EXPORT_TIME_LIMIT_MS // 60_000} minutes; narrow the filters")
+            with engine.begin() as conn:
+                fail_export(conn, export_id, f"Timed out after {EXPORT_TIME_LIMIT_MS // 60_000} minutes; narrow the filters")
 
     def retry_generation(retries: int, error: Exception) -> bool:
         return is_transient(error) and retries < EXPORT_ATTEMPTS - 1
 
     def give_up(message: dict, retry_info: dict) -> None:
         """The last attempt met a transient error too: the export fails instead of waiting."""
-        fail_export(engine, message["args"][0], TRANSIENT_FAILURE)
+        with engine.begin() as conn:
+            fail_export(conn, message["args"][0], TRANSIENT_FAILURE)
 
     def nightly_etl() -> None:
         """The scheduled run, then the expired-export cleanup; waits for a run in progress
