@@ -333,3 +333,15 @@ def test_the_janitor_queues_a_lost_export_for_a_real_worker(admin, settings, bro
     assert "queued 1 lost export(s) again" in jobs.clean_up_exports(settings, export_enqueuer(broker))
     _wait_for(lambda: _status(admin, export_id)[0] != "preparing")
     assert _status(admin, export_id) == ("ready", None)
+
+
+def test_without_redis_the_cleanup_command_leaves_lost_exports_to_the_stuck_rule(admin, settings, env, monkeypatch,
+                                                                                    capsys):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    export_id = _create_directly(admin, "users")
+    _silent_since(admin, export_id, 6)
+    assert main(["exports", "cleanup"]) == 0
+    assert "queued 0 lost export(s) again" in capsys.readouterr().out
+    assert _status(admin, export_id)[0] == "preparing"

@@ -76,11 +76,12 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings) -> dict[str, dra
     }
 
 
-def clean_up_exports(settings: Settings, enqueue_export: Callable[[str], None]) -> str:
-    """The export janitor's three steps, as `exports cleanup` and the scheduler run them; what it did."""
+def clean_up_exports(settings: Settings, enqueue_export: Callable[[str], None] | None) -> str:
+    """The export janitor's three steps, as `exports cleanup` and the scheduler run them; what it did.
+    With no `enqueue_export` (no queue a worker reads) lost exports are not queued again."""
     engine = get_engine(settings.database_url)
     expired = expire_exports(engine, settings)
     stuck = fail_stuck_exports(engine, settings)  # first: an export past saving is not queued again
-    requeued = requeue_lost_exports(engine, settings, enqueue_export)
+    requeued = requeue_lost_exports(engine, settings, enqueue_export) if enqueue_export else 0
     return (f"Cleaned up {expired} expired export(s); queued {requeued} lost export(s) again; "
             f"failed {stuck} stuck export(s)")
