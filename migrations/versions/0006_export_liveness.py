@@ -1,7 +1,7 @@
 """Export liveness: when a worker's attempt last showed life, and when the janitor queued a
 lost export again (core/exports/state.py).
 
-Revision ID: 0007_export_liveness
+Revision ID: 0006_export_liveness
 Revises: 0005_day_versions
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import sqlite
 
-revision = "0007_export_liveness"
+revision = "0006_export_liveness"
 down_revision = "0005_day_versions"
 branch_labels = None
 depends_on = None
