@@ -90,3 +90,18 @@ def days(first: date, last: date):
     """Every day from first to last inclusive."""
     for offset in range((last - first).days + 1):
         yield first + timedelta(days=offset)
+
+
+def month_start(day: date) -> date:
+    """The 1st of `day`'s month."""
+    return day.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    """The 1st of the month after `day`'s."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def month_end(day: date) -> date:
+    """The last day of `day`'s month."""
+    return next_month(day) - timedelta(days=1)

@@ -2,7 +2,8 @@
 
 Each test run gets its own MariaDB database (created, migrated, dropped) and its own Redis db
 number. Under CI=true an unreachable MariaDB or Redis stops the run with an error; elsewhere the
-MariaDB half is skipped with the reason.
+MariaDB half is skipped with the reason, and the SQLite half runs its workers on Dramatiq's
+in-process broker when Redis is unreachable.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import tempfile
 import time
 import uuid
+from functools import cache
 
 # prometheus-client reads this when first imported (core.metrics): every process of the test run
 # (and the workers it starts) writes its metrics to one directory of its own, as on a host.
@@ -105,15 +107,28 @@ def db(database_url):
     return engine
 
 
+@cache
+def _redis_reachable() -> bool:
+    try:
+        redis.Redis.from_url(REDIS_SERVER_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        return False
+    return True
+
+
 @pytest.fixture
-def env(database_url, redis_url, tmp_path):
-    return {
+def env(request, database_url, tmp_path):
+    values = {
         "DATABASE_URL": database_url.render_as_string(hide_password=False),
-        "REDIS_URL": redis_url,
         "JWT_SECRET": JWT_SECRET,
         "EXPORT_DIR": str(tmp_path / "exports"),
         "REPORT_TIMEZONE": "Asia/Kolkata",
     }
+    # MariaDB runs with Redis as in production; SQLite too when Redis is there, else with no
+    # REDIS_URL: the in-process broker, as in the demo.
+    if database_url.get_backend_name() != "sqlite" or IN_CI or _redis_reachable():
+        values["REDIS_URL"] = request.getfixturevalue("redis_url")
+    return values
 
 
 @pytest.fixture
@@ -122,10 +137,23 @@ def settings(db, env):
 
 
 @pytest.fixture
-def client(settings):
-    from web.app import create_app
+def broker(settings):
+    """The test's broker: Redis (its own db number) or, without REDIS_URL, an in-process one."""
+    from workers.broker import build_broker
 
-    return falcon.testing.TestClient(create_app(settings))
+    test_broker = build_broker(settings)
+    if settings.redis_url:
+        forget_queued_messages(test_broker)
+    yield test_broker
+    test_broker.close()
+
+
+@pytest.fixture
+def client(settings, broker):
+    from web.app import create_app
+    from workers.enqueue import export_enqueuer
+
+    return falcon.testing.TestClient(create_app(settings, enqueue_export=export_enqueuer(broker)))
 
 
 def make_token(sub="1", scope="admin", secret=JWT_SECRET, **claims):
@@ -150,18 +178,14 @@ def forget_queued_messages(broker) -> None:
 
 
 @pytest.fixture
-def worker(settings):
-    """A real Dramatiq worker, in this process, consuming the test's Redis with the test's settings."""
+def worker(settings, broker):
+    """A real Dramatiq worker, in this process, consuming the test's broker with the test's settings."""
     import dramatiq
 
-    from workers.broker import build_broker
     from workers.jobs import declare_actors
 
-    broker = build_broker(settings)
-    forget_queued_messages(broker)
     declare_actors(broker, settings)
     running = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
     running.start()
     yield running
     running.stop()
-    broker.close()

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 
 from core.config import load_settings
@@ -5,10 +7,10 @@ from core.errors import ConfigError
 from workers.broker import build_broker
 
 
-def test_an_idle_consumer_polls_redis_often_whatever_the_worker_timeout(env, settings):
+def test_an_idle_consumer_polls_redis_often_whatever_the_worker_timeout(env, settings, redis_url):
     # Dramatiq's Worker asks for consumers with its own timeout (1000 ms unless told otherwise).
-    default = build_broker(settings)
-    tuned = build_broker(load_settings({**env, "WORKER_IDLE_POLL_MS": "40"}))
+    default = build_broker(replace(settings, redis_url=redis_url))
+    tuned = build_broker(load_settings({**env, "REDIS_URL": redis_url, "WORKER_IDLE_POLL_MS": "40"}))
     try:
         assert default.consume("exports", timeout=1000).timeout == settings.worker_idle_poll_ms == 100
         assert tuned.consume("exports", timeout=1000).timeout == 40

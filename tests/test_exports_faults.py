@@ -30,6 +30,7 @@ from tests.exports_support import EXPORTS, WAIT_SECONDS, create, wait_until_done
 from workers import jobs
 from workers.broker import build_broker
 from workers.cli import main
+from workers.enqueue import export_enqueuer
 from workers.jobs import declare_actors
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -275,7 +276,8 @@ def _wait_for(condition) -> None:
 def _create_directly(engine, dataset: str) -> str:
     settings = load_settings({"DATABASE_URL": engine.url.render_as_string(hide_password=False),
                               "JWT_SECRET": JWT_SECRET})
-    return create_export(engine, settings, 1, parse_request({"dataset": dataset}))["id"]
+    with engine.begin() as conn:
+        return create_export(conn, settings, 1, parse_request({"dataset": dataset}))["id"]
 
 
 def _status(engine, export_id):
@@ -343,15 +345,24 @@ def test_a_worker_showing_progress_is_not_taken_for_lost(admin, settings):
     assert requeue_lost_exports(admin, settings, lambda _: pytest.fail("queued a live export")) == 0
 
 
-def test_cleanup_queues_a_lost_export_for_a_real_worker(admin, settings, env, worker, monkeypatch, capsys):
+def test_the_janitor_queues_a_lost_export_for_a_real_worker(admin, settings, broker, worker):
+    export_id = _create_directly(admin, "users")
+    _silent_since(admin, export_id, 6)
+    assert "queued 1 lost export(s) again" in jobs.clean_up_exports(settings, export_enqueuer(broker))
+    _wait_for(lambda: _status(admin, export_id)[0] != "preparing")
+    assert _status(admin, export_id) == ("ready", None)
+
+
+def test_without_redis_the_cleanup_command_leaves_lost_exports_to_the_stuck_rule(admin, settings, env, monkeypatch,
+                                                                                    capsys):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.delenv("REDIS_URL", raising=False)
     export_id = _create_directly(admin, "users")
     _silent_since(admin, export_id, 6)
     assert main(["exports", "cleanup"]) == 0
-    assert "queued 1 lost export(s) again" in capsys.readouterr().out
-    _wait_for(lambda: _status(admin, export_id)[0] != "preparing")
-    assert _status(admin, export_id) == ("ready", None)
+    assert "queued 0 lost export(s) again" in capsys.readouterr().out
+    assert _status(admin, export_id)[0] == "preparing"
 
 
 def test_the_worker_service_replaces_a_killed_process_and_its_export_is_redelivered_within_30_s(

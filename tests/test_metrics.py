@@ -1,5 +1,6 @@
 """GET /metrics: Prometheus' text format, parsed by the official parser; the counters move."""
 
+import time
 from datetime import date
 
 import falcon.testing
@@ -31,7 +32,12 @@ def test_requests_exports_and_etl_runs_are_counted(db, settings, client, admin_h
     etl(db, settings, dates=[date(2025, 11, 1)])
     export = create(client, admin_headers, {"dataset": "users"})
     assert wait_until_done(client, admin_headers, export["export_id"])["status"] == "ready"
-    after = _scrape(client)
+    finished = {"dataset": "users", "format": "csv", "status": "ready"}
+    deadline = time.monotonic() + 10  # the worker counts the export just after it marks it ready
+    while _value(after := _scrape(client), "wallet_analytics_exports_finished_total", **finished) == \
+            _value(before, "wallet_analytics_exports_finished_total", **finished):
+        assert time.monotonic() < deadline, "the finished export was never counted"
+        time.sleep(0.05)
 
     route = "/api/v1/admin/analytics/tokens/overview"
     assert _value(after, "wallet_analytics_http_requests_total", route=route, method="GET", status="200") == \

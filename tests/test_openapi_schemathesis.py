@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from core.exports import records
+from core.exports import records, state
 from core.exports.generation import generate_export
 from core.exports.links import link_of
 from core.exports.validation import parse_request
@@ -65,14 +65,16 @@ def _seed(engine):
 
 
 def _export(engine, settings, body: dict) -> dict:
-    return records.create_export(engine, settings, ADMIN_USER_ID, parse_request(body))
+    with engine.begin() as conn:
+        return records.create_export(conn, settings, ADMIN_USER_ID, parse_request(body))
 
 
 def _ready_export(engine, settings, export_type: str = "csv") -> dict:
     """An export written the way the worker writes it, with its real signed link."""
     export_id = _export(engine, settings, {"type": export_type, "dataset": "users"})["id"]
     generate_export(engine, settings, export_id)
-    record = records.load_export(engine, export_id)
+    with engine.connect() as conn:
+        record = state.load(conn, export_id)
     assert record["status"] == "ready", record
     return record
 
@@ -83,7 +85,8 @@ def _seed_exports(engine, settings) -> list[str]:
     preparing = _export(engine, settings, {"dataset": "transactions", "filters": RANGE_WITH_DATA,
                                            "columns": ["id", "amount"]})["id"]
     failed = _export(engine, settings, {"type": "json", "dataset": "users"})["id"]
-    records.fail_export(engine, failed, "Export failed (OperationalError); quote the export id when reporting it")
+    with engine.begin() as conn:
+        records.fail_export(conn, failed, "Export failed (OperationalError); quote the export id when reporting it")
     expired = _ready_export(engine, settings, "json")["id"]
     with engine.begin() as conn:
         conn.execute(sa.update(analytics_exports).where(analytics_exports.c.id == expired)

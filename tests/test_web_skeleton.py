@@ -2,8 +2,10 @@ import logging
 
 import falcon
 import falcon.testing
+from dramatiq.brokers.stub import StubBroker
 
 from web.app import create_app
+from workers.enqueue import export_enqueuer
 
 
 def test_unknown_route_is_404_in_the_error_shape(client, admin_headers):
@@ -19,12 +21,12 @@ def test_wrong_method_is_405_in_the_error_shape(client):
     assert "GET" in response.headers["Allow"]
 
 
-def test_an_unexpected_exception_is_500_without_internals(settings, admin_headers, caplog):
+def test_an_unexpected_exception_is_500_without_internals(settings, broker, admin_headers, caplog):
     class Boom:
         def on_get(self, req, resp):
             raise RuntimeError("secret database password in a message")
 
-    app = create_app(settings)
+    app = create_app(settings, enqueue_export=export_enqueuer(broker))
     app.add_route("/boom", Boom())
     with caplog.at_level(logging.ERROR):
         response = falcon.testing.TestClient(app).simulate_get(
@@ -49,7 +51,7 @@ def test_a_request_id_is_made_when_missing_or_unsafe(client):
     assert unsafe != "bad id\r\nwith junk" and len(unsafe) == 26
 
 
-def test_log_lines_of_a_request_carry_its_id(settings, caplog):
+def test_log_lines_of_a_request_carry_its_id(settings, broker, caplog):
     class Talk:
         public = True
 
@@ -57,17 +59,18 @@ def test_log_lines_of_a_request_carry_its_id(settings, caplog):
             logging.getLogger("talk").info("hello")
             resp.media = {}
 
-    app = create_app(settings)
+    app = create_app(settings, enqueue_export=export_enqueuer(broker))
     app.add_route("/talk", Talk())
     with caplog.at_level(logging.INFO):
         falcon.testing.TestClient(app).simulate_get("/talk", headers={"X-Request-Id": "rid-42"})
     assert [r.request_id for r in caplog.records if r.name == "talk"] == ["rid-42"]
 
 
-def test_readyz_reports_both_services(client):
+def test_readyz_reports_both_services(client, settings):
     response = client.simulate_get("/readyz")
     assert response.status_code == 200
-    assert response.json == {"status": "ready", "checks": {"database": "ok", "redis": "ok"}}
+    redis_check = "ok" if settings.redis_url else "not configured (in-process broker)"
+    assert response.json == {"status": "ready", "checks": {"database": "ok", "redis": redis_check}}
 
 
 def test_readyz_is_503_when_redis_is_down(db, env):
@@ -85,7 +88,8 @@ def test_readyz_is_503_when_the_database_is_down(env):
     settings = load_settings(
         {**env, "DATABASE_URL": "mysql+pymysql://nobody@127.0.0.1:1/none"}, needs_jwt_secret=True
     )
-    response = falcon.testing.TestClient(create_app(settings)).simulate_get("/readyz")
+    app = create_app(settings, enqueue_export=export_enqueuer(StubBroker()))
+    response = falcon.testing.TestClient(app).simulate_get("/readyz")
     assert response.status_code == 503
     assert response.json["checks"]["database"].startswith("unreachable")
 

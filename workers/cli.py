@@ -140,10 +140,14 @@ def cmd_scheduler(settings: Settings, args) -> int:
 
 
 def cmd_exports_cleanup(settings: Settings, args) -> int:
-    from workers.enqueue import export_enqueuer, sending_broker
+    from workers.broker import build_broker
+    from workers.enqueue import export_enqueuer
     from workers.jobs import clean_up_exports
 
-    print(clean_up_exports(settings, export_enqueuer(sending_broker(settings))))
+    # Without REDIS_URL no worker of another process reads what this one would queue: lost
+    # exports are left to the stuck rule.
+    enqueue = export_enqueuer(build_broker(settings)) if settings.redis_url else None
+    print(clean_up_exports(settings, enqueue))
     return 0
 
 

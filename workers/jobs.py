@@ -17,9 +17,10 @@ from core.config import Settings
 from core.db import get_engine
 from core.etl.job import fold_in, run_etl
 from core.etl.lock import EtlAlreadyRunning
+from core.exports import state
 from core.exports.generation import TRANSIENT_FAILURE, generate_export, is_transient
 from core.exports.maintenance import expire_exports, fail_stuck_exports, requeue_lost_exports
-from core.exports.records import fail_export, load_export
+from core.exports.records import fail_export
 from core.exports.status import ExportStatus
 
 EXPORTS_QUEUE = "exports"
@@ -60,15 +61,18 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings) -> dict[str, dra
         try:
             generate_export(engine, settings, export_id)
         except TimeLimitExceeded:  # raised into this thread by Dramatiq; core has removed its temp file
-            fail_export(engine, export_id, f"Timed out after {EXPORT_TIME_LIMIT_MS // 60_000} minutes; narrow the filters")
-        _observe_export(load_export(engine, export_id))
+            with engine.begin() as conn:
+                fail_export(conn, export_id, f"Timed out after {EXPORT_TIME_LIMIT_MS // 60_000} minutes; narrow the filters")
+        with engine.connect() as conn:
+            _observe_export(state.load(conn, export_id))
 
     def retry_generation(retries: int, error: Exception) -> bool:
         return is_transient(error) and retries < EXPORT_ATTEMPTS - 1
 
     def give_up(message: dict, retry_info: dict) -> None:
         """The last attempt met a transient error too: the export fails instead of waiting."""
-        fail_export(engine, message["args"][0], TRANSIENT_FAILURE)
+        with engine.begin() as conn:
+            fail_export(conn, message["args"][0], TRANSIENT_FAILURE)
 
     def nightly_etl() -> None:
         """The scheduled run, then the expired-export cleanup; waits for a run in progress
@@ -111,11 +115,12 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings) -> dict[str, dra
     }
 
 
-def clean_up_exports(settings: Settings, enqueue_export: Callable[[str], None]) -> str:
-    """The export janitor's three steps, as `exports cleanup` and the scheduler run them; what it did."""
+def clean_up_exports(settings: Settings, enqueue_export: Callable[[str], None] | None) -> str:
+    """The export janitor's three steps, as `exports cleanup` and the scheduler run them; what it did.
+    With no `enqueue_export` (no queue a worker reads) lost exports are not queued again."""
     engine = get_engine(settings.database_url)
     expired = expire_exports(engine, settings)
     stuck = fail_stuck_exports(engine, settings)  # first: an export past saving is not queued again
-    requeued = requeue_lost_exports(engine, settings, enqueue_export)
+    requeued = requeue_lost_exports(engine, settings, enqueue_export) if enqueue_export else 0
     return (f"Cleaned up {expired} expired export(s); queued {requeued} lost export(s) again; "
             f"failed {stuck} stuck export(s)")

@@ -42,8 +42,13 @@ MAX_USER_ID = 2**63 - 1  # signed BIGINT: what SQLite and MySQL both can compare
 MAX_USER_ID_TEXT_DIGITS = 18
 
 
-def _enum(*values: str) -> Callable[[str, object], str]:
-    def parse(name: str, raw: object) -> str:
+# A filter's parser has the signature of the analytics parameters' (core.analytics.params.Parser):
+# the raw value, then its name for the message.
+FilterParser = Callable[[object, str], object]
+
+
+def _enum(*values: str) -> FilterParser:
+    def parse(raw: object, name: str) -> str:
         if raw not in values:
             raise ValidationError(f"filters.{name} must be one of {', '.join(values)}; got {excerpt(repr(raw))}")
         return raw
@@ -52,7 +57,7 @@ def _enum(*values: str) -> Callable[[str, object], str]:
     return parse
 
 
-def parse_user_id(name: str, raw: object) -> int:
+def parse_user_id(raw: object, name: str) -> int:
     # JSON clients send ids as numbers or as digit strings; both mean the same user.
     if is_ascii_digits(raw, MAX_USER_ID_TEXT_DIGITS) and not raw.startswith("0"):
         raw = int(raw)
@@ -63,7 +68,7 @@ def parse_user_id(name: str, raw: object) -> int:
     return raw
 
 
-def parse_code(name: str, raw: object) -> str:
+def parse_code(raw: object, name: str) -> str:
     if not isinstance(raw, str) or not raw or len(raw) > MAX_CODE_LENGTH:
         raise ValidationError(f"filters.{name} must be a non-empty string of at most {MAX_CODE_LENGTH} characters")
     return raw
@@ -72,7 +77,7 @@ def parse_code(name: str, raw: object) -> str:
 @dataclass(frozen=True)
 class Filter:
     column: sa.ColumnElement
-    parse: Callable[[str, object], object]
+    parse: FilterParser
     indexed: bool = False  # an index leads with the column: the database should pick its plan
 
 

@@ -63,7 +63,8 @@ def generate_export(engine: Engine, settings: Settings, export_id: str) -> None:
             log.warning("export %s: transient database error (%s)", export_id, type(error).__name__)
             raise
         log.error("export %s failed", export_id, exc_info=error)
-        fail_export(engine, export_id, readable_error(error))
+        with engine.begin() as conn:
+            fail_export(conn, export_id, readable_error(error))
 
 
 def readable_error(error: Exception) -> str:

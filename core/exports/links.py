@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection
 
 from core.config import Settings
 from core.dates import utc_now
 from core.errors import ConfigError, NotFound
 from core.exports import state
-from core.exports.records import load_export
 from core.exports.status import ExportStatus
 
 # ASCII only: int() refuses "²" and compare_digest() refuses non-ASCII text (both were 500s).
@@ -74,7 +73,7 @@ class Download:
     attachment_name: str  # what the admin's browser saves it as, e.g. transactions_20251108153045.csv
 
 
-def open_download(engine: Engine, settings: Settings, export_id: str, export_type: str, expires: str | None,
+def open_download(conn: Connection, settings: Settings, export_id: str, export_type: str, expires: str | None,
                   given_signature: str | None, now: datetime | None = None) -> Download:
     """The file behind a signed link, opened for reading; NotFound for anything else."""
     if not (_EXPIRES.fullmatch(expires or "") and _SIGNATURE.fullmatch(given_signature or "")):
@@ -83,7 +82,7 @@ def open_download(engine: Engine, settings: Settings, export_id: str, export_typ
         raise NotFound(NOT_FOUND)
     if int(expires) <= _unix(now or utc_now()):
         raise NotFound(NOT_FOUND)
-    record = load_export(engine, export_id)
+    record = state.load(conn, export_id)
     if record is None or record["status"] != ExportStatus.READY or record["type"] != export_type:
         raise NotFound(NOT_FOUND)
     # The path is built from the validated id alone, never from the URL or a stored path.

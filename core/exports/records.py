@@ -1,10 +1,11 @@
 """An admin's exports: creating one after the row estimate, reading one, listing them, and failing
-one that cannot be queued. Every change of a row goes through `core.exports.state`."""
+one that cannot be queued. Each takes the connection of its caller's transaction; every change
+of a row goes through `core.exports.state`."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection
 from ulid import ULID
 
 from core.config import Settings
@@ -20,14 +21,18 @@ _ULID_ALPHABET = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 20, 100
 
 
-def estimate_rows(engine: Engine, settings: Settings, request: ExportRequest) -> int:
-    with engine.connect() as conn:
-        return conn.execute(request.dataset.count(request.filters, settings.report_timezone)).scalar_one()
+def estimate_rows(conn: Connection, settings: Settings, request: ExportRequest) -> int:
+    return conn.execute(request.dataset.count(request.filters, settings.report_timezone)).scalar_one()
 
 
-def create_export(engine: Engine, settings: Settings, user_id: int, request: ExportRequest) -> dict:
-    """Record a `preparing` export after checking the row limit; the caller enqueues it."""
-    estimated = estimate_rows(engine, settings, request)
+def create_export(conn: Connection, settings: Settings, user_id: int, request: ExportRequest) -> dict:
+    """Record a `preparing` export after checking the row limit; the caller commits, then enqueues it."""
+    # The admin may have been deleted since the (briefly cached) check of their token: a 401, not
+    # a foreign-key error. The shared lock keeps the row until this transaction ends.
+    owner = sa.select(users.c.id).where(users.c.id == user_id).with_for_update(read=True)
+    if conn.execute(owner).first() is None:
+        raise Unauthorized("The token's user no longer exists; ask for a new token")
+    estimated = estimate_rows(conn, settings, request)
     if estimated > MAX_ROWS:
         raise BusinessRuleViolation(
             f"This export would have {estimated:,} rows, more than the limit of {MAX_ROWS:,}; "
@@ -43,20 +48,8 @@ def create_export(engine: Engine, settings: Settings, user_id: int, request: Exp
         "estimated_rows": estimated,
         "created_at": utc_now(),
     }
-    try:
-        with engine.begin() as conn:
-            state.insert(conn, record)
-    except sa.exc.IntegrityError:
-        # The admin was deleted after the (briefly cached) check of their token: not a 500.
-        if _user_exists(engine, user_id):
-            raise
-        raise Unauthorized("The token's user no longer exists; ask for a new token") from None
-    return get_export(engine, settings, user_id, record["id"])
-
-
-def _user_exists(engine: Engine, user_id: int) -> bool:
-    with engine.connect() as conn:
-        return conn.execute(sa.select(users.c.id).where(users.c.id == user_id)).first() is not None
+    state.insert(conn, record)
+    return state.load(conn, record["id"])
 
 
 def check_export_id(raw: str, name: str = "export_id") -> str:
@@ -65,23 +58,17 @@ def check_export_id(raw: str, name: str = "export_id") -> str:
     return raw
 
 
-def load_export(engine: Engine, export_id: str) -> dict | None:
-    with engine.connect() as conn:
-        return state.load(conn, export_id)
-
-
-def get_export(engine: Engine, settings: Settings, user_id: int, export_id: str) -> dict:
+def get_export(conn: Connection, settings: Settings, user_id: int, export_id: str) -> dict:
     """The caller's export; another admin's is as unknown as a missing one (404)."""
     check_export_id(export_id)
-    with engine.begin() as conn:
-        state.fail_stuck(conn, settings, utc_now(), user_id=user_id)
-        record = state.load(conn, export_id)
+    state.fail_stuck(conn, settings, utc_now(), user_id=user_id)
+    record = state.load(conn, export_id)
     if record is None or record["user_id"] != user_id:
         raise NotFound("Export not found")
     return record
 
 
-def list_exports(engine: Engine, settings: Settings, user_id: int, *, limit: object = None,
+def list_exports(conn: Connection, settings: Settings, user_id: int, *, limit: object = None,
                  cursor: str | None = None):
     """A page of the caller's exports, newest first, and the cursor of the next page (or None)."""
     limit = _page_limit(limit)
@@ -89,9 +76,8 @@ def list_exports(engine: Engine, settings: Settings, user_id: int, *, limit: obj
     if cursor is not None:  # an empty one is a bad one
         query = query.where(analytics_exports.c.id < check_export_id(cursor, "cursor"))
     query = query.order_by(analytics_exports.c.id.desc()).limit(limit + 1)
-    with engine.begin() as conn:
-        state.fail_stuck(conn, settings, utc_now(), user_id=user_id)
-        records = [row._asdict() for row in conn.execute(query)]
+    state.fail_stuck(conn, settings, utc_now(), user_id=user_id)
+    records = [row._asdict() for row in conn.execute(query)]
     next_cursor = records[limit - 1]["id"] if len(records) > limit else None
     return records[:limit], next_cursor
 
@@ -104,7 +90,6 @@ def _page_limit(raw: object) -> int:
     return int(raw)
 
 
-def fail_export(engine: Engine, export_id: str, message: str) -> bool:
+def fail_export(conn: Connection, export_id: str, message: str) -> bool:
     """Mark a `preparing` export failed; False if it had already finished some other way."""
-    with engine.begin() as conn:
-        return state.fail(conn, export_id, message, utc_now())
+    return state.fail(conn, export_id, message, utc_now())

@@ -56,8 +56,8 @@ def _parse_filters(dataset: Dataset, raw: object) -> dict[str, Any]:
         first, last = _parse_dates(raw.get("from"), raw.get("to"), required=dataset.range_required)
         filters.update({"from": first.isoformat(), "to": last.isoformat()})
     for name, rule in dataset.filters.items():
-        if name in raw:
-            filters[name] = rule.parse(name, raw[name])
+        if name in raw:  # null is refused, not ignored
+            filters[name] = rule.parse(raw[name], name)
     return filters
 
 

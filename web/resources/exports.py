@@ -75,11 +75,13 @@ class Exports:
     def on_post(self, req, resp):
         request = parse_request(req.get_media(default_when_empty=None))
         user_id = req.context.principal.user_id
-        record = records.create_export(self._engine, self._settings, user_id, request)
+        with self._engine.begin() as conn:  # committed before the worker can look for it
+            record = records.create_export(conn, self._settings, user_id, request)
         try:
             self._enqueue(record["id"])
         except ServiceUnavailable:
-            records.fail_export(self._engine, record["id"], QUEUE_DOWN_MESSAGE)
+            with self._engine.begin() as conn:
+                records.fail_export(conn, record["id"], QUEUE_DOWN_MESSAGE)
             raise
         metrics.export_created(record["dataset"], record["type"])
         resp.status = falcon.HTTP_201
@@ -88,10 +90,11 @@ class Exports:
 
     def on_get(self, req, resp):
         check_parameter_names(req.params, LIST_PARAMETERS)
-        found, next_cursor = records.list_exports(
-            self._engine, self._settings, req.context.principal.user_id,
-            limit=req.get_param("limit"), cursor=req.get_param("cursor"),
-        )
+        with self._engine.begin() as conn:
+            found, next_cursor = records.list_exports(
+                conn, self._settings, req.context.principal.user_id,
+                limit=req.get_param("limit"), cursor=req.get_param("cursor"),
+            )
         resp.media = {
             "exports": [export_body(record, self._settings) for record in found],
             "next_cursor": next_cursor,
@@ -103,7 +106,8 @@ class Export:
         self._engine, self._settings = engine, settings
 
     def on_get(self, req, resp, export_id):
-        record = records.get_export(self._engine, self._settings, req.context.principal.user_id, export_id)
+        with self._engine.begin() as conn:
+            record = records.get_export(conn, self._settings, req.context.principal.user_id, export_id)
         _render(resp, record, self._settings)
 
 
@@ -125,8 +129,9 @@ class Download:
         if match is None:
             raise NotFound(NOT_FOUND)
         export_id, export_type = match.groups()
-        download = open_download(self._engine, self._settings, export_id, export_type,
-                                 req.get_param("expires"), req.get_param("signature"))
+        with self._engine.connect() as conn:
+            download = open_download(conn, self._settings, export_id, export_type,
+                                     req.get_param("expires"), req.get_param("signature"))
         resp.content_type = CONTENT_TYPES[export_type]
         resp.downloadable_as = download.attachment_name
         resp.set_header("Cache-Control", "private, no-store")

@@ -1,6 +1,7 @@
 // The admin dashboard: sign-in, the shareable view state (range and switches in the query
 // string), and the panels that follow it.
 import { apiGet, whenUnauthorized } from "./api.js";
+import { apiSchema } from "./schema.js";
 import { compositionPanel } from "./composition.js";
 import { presetRange, rangeProblem } from "./dates.js";
 import { exportsPanel } from "./exports.js";
@@ -11,8 +12,6 @@ import { forgetToken, storedToken, storeToken, takeTokenFromFragment } from "./s
 import { topUsersPanel } from "./top_users.js";
 import { trendPanel } from "./trend.js";
 
-const GRANULARITIES = ["daily", "weekly", "monthly"];
-const METRICS = ["spend", "earn", "net"];
 const DEFAULT_PRESET = "30d";
 const DEFAULT_LIMIT = 20;
 
@@ -25,6 +24,7 @@ let state = null;
 let panels = null;
 let exportsView = null;
 let campaigns = [];
+let schema = null;
 
 function validLimit(raw) {
   return /^\d+$/.test(raw || "") && Number(raw) >= 1 && Number(raw) <= 100 ? Number(raw) : null;
@@ -37,8 +37,8 @@ function stateFromUrl(today) {
   const choose = (value, allowed) => (allowed.includes(value) ? value : allowed[0]);
   return {
     range: rangeProblem(from, to) ? presetRange(DEFAULT_PRESET, today) : { from, to },
-    granularity: choose(query.get("granularity"), GRANULARITIES),
-    metric: choose(query.get("metric"), METRICS),
+    granularity: choose(query.get("granularity"), schema.granularities),
+    metric: choose(query.get("metric"), schema.metrics),
     limit: validLimit(query.get("limit")) || DEFAULT_LIMIT,
     campaign: query.get("campaign") || "",
   };
@@ -71,7 +71,7 @@ function showRangeProblem(problem) {
 function loadEverything() {
   writeUrl();
   showControls();
-  exportsView.setContext({ range: state.range, campaigns });
+  exportsView.setContext({ range: state.range, campaigns, datasets: schema.datasets });
   for (const load of Object.values(panels)) load(state);
 }
 
@@ -103,7 +103,7 @@ function showSignIn(message) {
 
 async function start() {
   try {
-    meta = await apiGet("/meta");
+    [meta, schema] = await Promise.all([apiGet("/meta"), apiSchema()]);
   } catch (error) {
     if (error.status !== 401) showSignIn(`Cannot open the dashboard: ${error.message}`);
     return;

@@ -7,14 +7,6 @@ import { formatBytes, formatInteger, formatTimestamp } from "./format.js";
 
 const POLL_MS = 2000;
 const DATE_RANGE = [["from", "date"], ["to", "date"]];
-const USER_ID = ["user_id", "id", "User id"];
-const DATASETS = {
-  transactions: { dated: true, fields: [USER_ID, ["token_type", ["regular", "promo"]], ["direction", ["credit", "debit"]], ["reason", "text", "Reason (feature)"]] },
-  purchases: { dated: true, fields: [USER_ID, ["status", ["created", "pending", "paid", "failed", "refunded"]], ["provider", ["razorpay", "stripe"]]] },
-  referrals: { dated: true, fields: [["campaign_id", "campaign", "Campaign"], ["status", ["pending", "credited"]], ["referrer_user_id", "id", "Referrer user id"]] },
-  authorizations: { dated: true, fields: [USER_ID, ["feature", "text", "Feature"], ["status", ["created", "held", "captured", "voided", "expired"]]] },
-  users: { dated: false, fields: [["role", ["user", "admin", "service"]]] },
-};
 
 function field([name, kind, label], { range, campaigns }) {
   const text = label || name.replace("_", " ");
@@ -34,18 +26,18 @@ function field([name, kind, label], { range, campaigns }) {
 }
 
 // Only filled-in filters are sent; ids must be whole numbers, dates a valid range.
-function readFilters(form, dataset) {
+function readFilters(form, { dated, fields }) {
   const filters = {};
   for (const input of form.querySelectorAll("#export-filters [name]")) {
     if (input.value.trim()) filters[input.name] = input.value.trim();
   }
-  for (const name of ["user_id", "referrer_user_id"]) {
+  for (const [name] of fields.filter(([, kind]) => kind === "id")) {
     if (name in filters) {
       if (!/^[1-9]\d*$/.test(filters[name])) return { problem: `${name} must be a whole number above 0.` };
       filters[name] = Number(filters[name]);
     }
   }
-  const problem = rangeProblem(filters.from, filters.to, { required: DATASETS[dataset].dated });
+  const problem = rangeProblem(filters.from, filters.to, { required: dated });
   return problem ? { problem } : { filters };
 }
 
@@ -76,7 +68,7 @@ export function exportsPanel() {
   const form = panel.querySelector("#export-form");
   const datasetSelect = form.querySelector("#export-dataset");
   const message = form.querySelector("#export-message");
-  let context = { range: {}, campaigns: [] };
+  let context = { range: {}, campaigns: [], datasets: {} };
   let pollTimer = null;
 
   const say = (text, kind) => {
@@ -87,7 +79,7 @@ export function exportsPanel() {
 
   const showFields = () => {
     // Dated datasets start from the dashboard's range; users' registration dates start empty.
-    const { dated, fields } = DATASETS[datasetSelect.value];
+    const { dated, fields } = context.datasets[datasetSelect.value];
     const fieldContext = { ...context, range: dated ? context.range : {} };
     panel.querySelector("#export-filters").replaceChildren(el("legend", { text: "Filters" }),
       ...[...DATE_RANGE, ...fields].map((spec) => field(spec, fieldContext)));
@@ -123,7 +115,7 @@ export function exportsPanel() {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const dataset = datasetSelect.value;
-    const { filters, problem } = readFilters(form, dataset);
+    const { filters, problem } = readFilters(form, context.datasets[dataset]);
     if (problem) return say(problem, "error");
     const submit = form.querySelector("button[type=submit]");
     submit.disabled = true;
@@ -142,6 +134,9 @@ export function exportsPanel() {
   return {
     // Called when the dashboard's range or the campaigns change.
     setContext(next) {
+      if (datasetSelect.options.length === 0) {
+        datasetSelect.replaceChildren(...Object.keys(next.datasets).map((name) => el("option", { value: name, text: name })));
+      }
       context = next;
       showFields();
     },
