@@ -22,7 +22,7 @@ demo: $(BIN)/.installed
 	WALLET_ANALYTICS_DEMO=1 PORT=$(PORT) $(WA) serve
 
 test: $(BIN)/.installed
-	scripts/ensure-chromium.sh
+	scripts/ensure-test-tools.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Chart.js for the admin dashboard, from the npm registry into web/static/vendor (committed).

@@ -175,3 +175,11 @@ def test_gunicorn_binds_to_loopback_unless_told(monkeypatch):
     monkeypatch.delenv("PORT", raising=False)
     config = runpy.run_path(str(PROJECT_ROOT / "deploy" / "gunicorn.conf.py"))
     assert config["bind"] == "127.0.0.1:8000"
+
+
+def test_nginx_compresses_json_and_the_dashboards_assets(stack):
+    _, port, _ = stack
+    for path in ("/api/v1/openapi.json", "/admin/app.css"):
+        status, headers, _ = _raw(port, f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n"
+                                        "Connection: close\r\n\r\n".encode())
+        assert status == 200 and headers.get("content-encoding") == "gzip", (path, headers)

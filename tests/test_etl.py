@@ -5,6 +5,7 @@ from functools import partial
 import pytest
 import sqlalchemy as sa
 
+import core.materialize
 from core.dates import parse_date
 from core.errors import BusinessRuleViolation, ValidationError
 from core.etl import runs
@@ -121,7 +122,6 @@ def test_an_empty_ledger_has_nothing_to_process(db, settings):
 
 
 def test_a_failure_in_the_middle_of_a_day_leaves_that_day_as_it_was(ledger, settings, monkeypatch):
-    import core.materialize
 
     etl(ledger, settings)
     before = snapshot(ledger)
@@ -152,6 +152,19 @@ def test_a_failure_in_the_middle_of_a_day_leaves_that_day_as_it_was(ledger, sett
     failed = _runs(ledger)[-1]
     assert (failed["status"], failed["dates_processed"], failed["finished_at"]) == ("failed", 1, NOW)
     assert failed["error_message"] == "2025-11-03: RuntimeError: disk full"
+
+
+def test_a_database_error_is_recorded_without_its_sql_or_values(ledger, settings, monkeypatch):
+    def failing_upsert(conn, table, rows, key, **options):
+        raise sa.exc.OperationalError("INSERT INTO analytics_daily_users (secret_column) VALUES (%s)",
+                                      {"secret_column": "secret-value-42"}, Exception(1205, "Lock wait timeout"))
+
+    monkeypatch.setattr(core.materialize, "upsert", failing_upsert)
+    with pytest.raises(EtlFailed):
+        etl(ledger, settings, dates=[date(2025, 11, 2)])
+    message = _runs(ledger)[-1]["error_message"]
+    assert message.startswith("2025-11-02: database error")
+    assert "INSERT" not in message and "secret" not in message
 
 
 def test_a_run_left_running_by_a_dead_process_is_marked_failed(db, settings):

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from core import changes, metrics
 from core.config import Settings
 from core.dates import days, iso_local, local_today, utc_now
-from core.errors import DomainError
+from core.errors import DomainError, describe_error
 from core.etl import runs
 from core.etl.lock import EtlLock, etl_lock, holding
 from core.etl.log import EtlLog
@@ -116,7 +116,7 @@ def _run(engine: Engine, settings: Settings, plan: FoldPlan, lock: EtlLock, etl_
             etl_log.line(f"Cleaned up {expired} expired export(s)")
     except BaseException as error:
         etl_log.end_progress()
-        message = f"{run.step}: {type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
+        message = f"{run.step}: {describe_error(error)}"[:MAX_ERROR_CHARS]
         runs.finish_run(engine, run.id, runs.FAILED, run.done, clock(), message)
         metrics.etl_run_finished(trigger, runs.FAILED, run.done, time.perf_counter() - started)
         etl_log.line(f"=== Analytics ETL Job Failed ({message}) ===")

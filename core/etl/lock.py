@@ -146,7 +146,7 @@ class SqliteFileEtlLock:
         self._file = None
 
     def acquire(self) -> bool:
-        handle = open(self._path, "a")  # noqa: SIM115 - held open for as long as the lock is
+        handle = open(self._path, "a")  # held open for as long as the lock is
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
