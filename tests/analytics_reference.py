@@ -75,12 +75,18 @@ def utc(day: date, local_time: time) -> datetime:
 
 # ---- writing and reading the base rows ----------------------------------------------------------
 
+def user_values(user_id: int) -> dict:
+    return {"id": user_id, "username": f"user{user_id}", "email": f"user{user_id}@example.com",
+            "created_at": datetime(2025, 1, 1)}
+
+
+def campaign_values(campaign_id: str) -> dict:
+    return {"id": campaign_id, "name": campaign_id, "starts_at": datetime(2025, 1, 1)}
+
+
 def add_users_and_campaigns(conn) -> None:
-    conn.execute(sa.insert(users), [
-        {"id": u, "username": f"user{u}", "email": f"user{u}@example.com", "created_at": datetime(2025, 1, 1)}
-        for u in USER_IDS
-    ])
-    conn.execute(sa.insert(promo_campaigns), [{"id": c, "name": c, "starts_at": datetime(2025, 1, 1)} for c in CAMPAIGNS])
+    conn.execute(sa.insert(users), [user_values(u) for u in USER_IDS])
+    conn.execute(sa.insert(promo_campaigns), [campaign_values(c) for c in CAMPAIGNS])
 
 
 def ledger_values(row_id: str, r: Ledger) -> dict:

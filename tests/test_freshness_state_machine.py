@@ -1,6 +1,7 @@
 """Numbers that never go stale (issue 11): a state machine interleaves random inserts, updates
-and deletes of ledger rows, purchases and referrals with ETL runs of past days, fold-ins and a
-clock moving on through today (and past its midnight). After every step every analytics answer
+and deletes of ledger rows, purchases and referrals, deletions of users and campaigns (their
+rows cascade), ETL runs of past days, nightly runs, fold-ins and a clock moving on through today
+(and past its midnight). After every step every analytics answer
 equals a plain Python computation over the current rows; after every fold-in the stored days
 equal a fresh materialization of them, and today is stored as far as the clock allows.
 
@@ -31,7 +32,7 @@ from hypothesis.stateful import (
 
 from core.etl.job import fold_in
 from core.etl.plan import covered_until
-from core.tables import analytics_changes, metadata, purchases, referrals, wallet_ledger
+from core.tables import analytics_changes, metadata, promo_campaigns, purchases, referrals, users, wallet_ledger
 from tests.analytics_reference import (
     CAMPAIGNS,
     KOLKATA,
@@ -42,12 +43,14 @@ from tests.analytics_reference import (
     Referral,
     Rows,
     add_users_and_campaigns,
+    campaign_values,
     every_answer,
     expected_every_answer,
     ledger_values,
     local_day,
     purchase_values,
     referral_values,
+    user_values,
     utc,
 )
 from tests.etl_helpers import etl, rematerialized, snapshot, token_daily
@@ -109,6 +112,16 @@ class WrittenRows:
         with self.engine.begin() as conn:
             conn.execute(self.table.update().where(self.table.c.id == row_id).values(**self.values(row_id, row)))
         self.rows[row_id] = row
+
+    def cascade(self, matches, **values) -> None:
+        """What a foreign-key action did in the database to the rows that match: deleted them,
+        or with `values`, set these."""
+        for row_id, row in list(self.rows.items()):
+            if matches(row):
+                if values:
+                    self.rows[row_id] = dataclasses.replace(row, **values)
+                else:
+                    del self.rows[row_id]
 
     def delete(self, pick: int) -> None:
         row_id = self._id(pick)
@@ -176,6 +189,27 @@ class Freshness(RuleBasedStateMachine):
     insert_ledger, update_ledger, delete_ledger = _writes("ledger", Ledger, ledgers)
     insert_purchase, update_purchase, delete_purchase = _writes("purchases", Purchase, purchase_rows)
     insert_referral, update_referral, delete_referral = _writes("referrals", Referral, referral_rows)
+
+    @rule(user_id=st.sampled_from(USER_IDS))
+    def delete_user(self, user_id):
+        """Deleted with all their rows (foreign-key cascades); the id signs up again, so that
+        later rows may name it."""
+        with self.engine.begin() as conn:
+            conn.execute(users.delete().where(users.c.id == user_id))
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(users).values(**user_values(user_id)))
+        self.tables["ledger"].cascade(lambda row: row.user_id == user_id)
+        self.tables["purchases"].cascade(lambda row: row.user_id == user_id)
+        self.tables["referrals"].cascade(lambda row: user_id in (row.referrer, row.referred))
+
+    @rule(campaign_id=st.sampled_from(CAMPAIGNS))
+    def delete_campaign(self, campaign_id):
+        """Its referrals stay, with no campaign (SET NULL); the campaign is created again."""
+        with self.engine.begin() as conn:
+            conn.execute(promo_campaigns.delete().where(promo_campaigns.c.id == campaign_id))
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(promo_campaigns).values(**campaign_values(campaign_id)))
+        self.tables["referrals"].cascade(lambda row: row.campaign_id == campaign_id, campaign_id=None)
 
     # ---- the ETL and the clock ----
 
