@@ -79,6 +79,8 @@ purchase_rows = st.builds(Purchase, user_ids, st.integers(1, 5000),
                           st.sampled_from(["paid", "paid", "pending", "refunded", "failed"]), timestamps)
 referral_rows = st.builds(Referral, user_ids, user_ids, st.sampled_from([None, *CAMPAIGNS]),
                           st.sampled_from(["pending", "credited"]), st.integers(0, 500), timestamps)
+# How far a row is moved in time: across a midnight or a quarter hour when it sat next to one.
+MOVES = [timedelta(seconds=sign * seconds) for sign in (-1, 1) for seconds in (1, 60, 86400)]
 # Which row of a table a rule picks: an index into its ids, taken modulo their number.
 picks = st.integers(0, 1000)
 
@@ -106,9 +108,10 @@ class WrittenRows:
     def _id(self, pick: int) -> str:
         return sorted(self.rows)[pick % len(self.rows)]
 
-    def update(self, pick: int, new, fields: frozenset[str]) -> None:
+    def update(self, pick: int, changed) -> None:
+        """Rewrite a row as `changed` (a function of the row) returns it."""
         row_id = self._id(pick)
-        row = dataclasses.replace(self.rows[row_id], **{name: getattr(new, name) for name in fields})
+        row = changed(self.rows[row_id])
         with self.engine.begin() as conn:
             conn.execute(self.table.update().where(self.table.c.id == row_id).values(**self.values(row_id, row)))
         self.rows[row_id] = row
@@ -138,8 +141,9 @@ def _named(name: str):
     return rename
 
 
-def _writes(table: str, row_type, rows: st.SearchStrategy):
-    """The rules that insert, update (some fields) and delete rows of one table."""
+def _writes(table: str, row_type, rows: st.SearchStrategy, dated_by: str):
+    """The rules that insert, update (some fields), move in time (by `dated_by`, a second or a
+    minute or a day) and delete rows of one table."""
 
     @rule(row=rows)
     @_named(f"insert_{table}")
@@ -150,7 +154,13 @@ def _writes(table: str, row_type, rows: st.SearchStrategy):
     @rule(pick=picks, new=rows, fields=_fields(row_type))
     @_named(f"update_{table}")
     def update(self, pick, new, fields):
-        self.tables[table].update(pick, new, fields)
+        self.tables[table].update(pick, lambda row: dataclasses.replace(row, **{f: getattr(new, f) for f in fields}))
+
+    @precondition(lambda self: self.tables[table].rows)
+    @rule(pick=picks, by=st.sampled_from(MOVES))
+    @_named(f"move_{table}")
+    def move(self, pick, by):
+        self.tables[table].update(pick, lambda row: dataclasses.replace(row, **{dated_by: getattr(row, dated_by) + by}))
 
     @precondition(lambda self: self.tables[table].rows)
     @rule(pick=picks)
@@ -158,7 +168,7 @@ def _writes(table: str, row_type, rows: st.SearchStrategy):
     def delete(self, pick):
         self.tables[table].delete(pick)
 
-    return insert, update, delete
+    return insert, update, move, delete
 
 
 class Freshness(RuleBasedStateMachine):
@@ -186,9 +196,11 @@ class Freshness(RuleBasedStateMachine):
 
     # ---- the wallet's writers: insert, update and delete, of each table ----
 
-    insert_ledger, update_ledger, delete_ledger = _writes("ledger", Ledger, ledgers)
-    insert_purchase, update_purchase, delete_purchase = _writes("purchases", Purchase, purchase_rows)
-    insert_referral, update_referral, delete_referral = _writes("referrals", Referral, referral_rows)
+    insert_ledger, update_ledger, move_ledger, delete_ledger = _writes("ledger", Ledger, ledgers, "occurred_at")
+    insert_purchase, update_purchase, move_purchase, delete_purchase = _writes(
+        "purchases", Purchase, purchase_rows, "paid_at")
+    insert_referral, update_referral, move_referral, delete_referral = _writes(
+        "referrals", Referral, referral_rows, "created_at")
 
     @rule(user_id=st.sampled_from(USER_IDS))
     def delete_user(self, user_id):
