@@ -254,3 +254,21 @@ def test_a_renamed_user_is_listed_under_the_new_name_at_once(db, settings):
     with db.connect() as conn:
         spenders = top_users(conn, FIRST, LAST, KOLKATA, metric="spend")["items"]
     assert [(item["user_id"], item["username"]) for item in spenders] == [(2, "renamed"), (1, "user1")]
+
+
+@pytest.mark.parametrize("materialized", [False, True], ids=["live", "stored"])
+def test_reasons_differing_only_in_letter_case_stay_apart(db, settings, materialized):
+    """A feature is a reason byte for byte (README), also on MariaDB, whose collation ignores
+    case: so capturing a change of letter case (above) is only worth it if the answers, live
+    and stored, tell the two reasons apart."""
+    add_user(db, 1)
+    add_campaign(db, "c1")
+    add_campaign(db, "c2")
+    add_ledger(db, 1, "debit", 10, "2025-11-08 05:00:00", reason="chapter_generation")
+    add_ledger(db, 1, "debit", 7, "2025-11-08 06:00:00", reason="Chapter_Generation")
+    day = date(2025, 11, 8)
+    if materialized:
+        etl(db, settings, dates=[day])
+    with db.connect() as conn:
+        answers = every_answer(conn, day, day)
+    assert answers == expected_every_answer(read_rows(db), day, day)
