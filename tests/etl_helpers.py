@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from core.etl.job import run_etl
+from core.materialize import materialize_day
 from core.tables import (
     analytics_daily_breakdown,
     analytics_daily_purchases,
@@ -52,3 +53,18 @@ def snapshot(engine) -> dict[str, list[dict]]:
 def token_daily(engine) -> dict:
     with engine.connect() as conn:
         return {row.date: row._asdict() for row in conn.execute(sa.select(analytics_token_daily))}
+
+
+def rematerialized(engine, tz: ZoneInfo = KOLKATA) -> dict[str, list[dict]]:
+    """The snapshot after every stored day is materialized afresh from the base tables, each as
+    far as it was stored (its covered_until), its old rows deleted first. Compare it with a
+    snapshot taken before: they are equal when the stored days were exact. Leaves pending
+    changes as they are."""
+    daily = analytics_token_daily.c
+    with engine.begin() as conn:
+        stored = conn.execute(sa.select(daily.date, daily.covered_until).order_by(daily.date)).all()
+        for table in DAY_TABLES:
+            conn.execute(table.delete())
+    for day, covered_until in stored:
+        materialize_day(engine, day, tz, covered_until=covered_until, folded=[])
+    return snapshot(engine)
