@@ -19,7 +19,7 @@ from pyroaring import BitMap
 from sqlalchemy.engine import Connection
 
 from core.dates import day_bounds
-from core.dialect import distinct_ids
+from core.dialect import distinct_ids, exactly
 from core.tables import purchases, referrals, wallet_ledger
 
 CENT = Decimal("0.01")
@@ -151,9 +151,11 @@ def ledger_sums_query(bounds: Bounds, *keys: sa.ColumnElement) -> sa.Select:
 
 
 def ledger_sums(conn: Connection, bounds: Bounds, *keys: sa.ColumnElement) -> list[tuple]:
-    """(*keys, credited, debited) for each group of ledger rows in the intervals."""
+    """(*keys, credited, debited) for each group of ledger rows in the intervals; text keys
+    (reasons) grouped byte for byte, as the analytics compare them."""
     if not bounds:
         return []
+    keys = tuple(exactly(conn, key).label(key.name) if isinstance(key.type, sa.String) else key for key in keys)
     rows = conn.execute(ledger_sums_query(bounds, *keys))
     return [(*key_values, int(credited), int(debited)) for *key_values, credited, debited in rows]
 

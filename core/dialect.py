@@ -231,10 +231,22 @@ def distinct_ids(column: sa.ColumnElement) -> sa.ColumnElement:
     return sa.func.group_concat(sa.distinct(column))
 
 
-def equals_exactly(bind: Connection | Engine, column: sa.ColumnElement, value: str) -> sa.ColumnElement[bool]:
-    """`column = value` byte for byte. MySQL's default collation ignores case and trailing spaces,
-    which the Python side of the analytics does not; the collation goes on the value, not the
-    column, so the column stays index-friendly."""
+def exact_collation(bind: Connection | Engine) -> str | None:
+    """The collation that compares text byte for byte, trailing spaces included (a NO PAD binary
+    one); None on SQLite, whose default already does. MySQL's default collation ignores case and
+    trailing spaces, which the Python side of the analytics does not."""
     if is_sqlite(bind):
-        return column == value
-    return column == sa.collate(sa.literal(value, sa.String), "utf8mb4_bin")
+        return None
+    return "utf8mb4_nopad_bin" if bind.dialect.is_mariadb else "utf8mb4_0900_bin"
+
+
+def exactly(bind: Connection | Engine, column: sa.ColumnElement) -> sa.ColumnElement:
+    """`column` compared and grouped byte for byte (see exact_collation)."""
+    collation = exact_collation(bind)
+    return column if collation is None else sa.collate(column, collation)
+
+
+def equals_exactly(bind: Connection | Engine, column: sa.ColumnElement, value: str) -> sa.ColumnElement[bool]:
+    """`column = value` byte for byte; the collation goes on the value, not the column, so the
+    column stays index-friendly."""
+    return column == exactly(bind, sa.literal(value, sa.String))

@@ -202,6 +202,8 @@ analytics_daily_breakdown = sa.Table(
     "analytics_daily_breakdown",
     metadata,
     sa.Column("date", sa.Date, primary_key=True),
+    # Byte for byte on MariaDB/MySQL (a NO PAD binary collation, migration 0008): reasons that
+    # differ only in case or trailing spaces are different features.
     sa.Column("reason", sa.String(64), primary_key=True),
     sa.Column("token_type", enum(*TOKEN_TYPES, name="token_type"), primary_key=True),
     sa.Column("credited", UNSIGNED_BIGINT, nullable=False),

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from core.aggregates import PurchaseTotals, ReferralTotals, money
 from core.analytics.cache import database_key, days
 from core.analytics.days import StoredRange
+from core.dialect import exactly
 from core.tables import (
     analytics_daily_breakdown,
     analytics_daily_purchases,
@@ -80,7 +81,7 @@ def sums_by(conn: Connection, days: StoredRange, column: str) -> dict[str, list[
     """[credited, debited] per `reason` or per `token_type` over the usable days, summed by the
     database."""
     b = analytics_daily_breakdown.c
-    key = b[column]
+    key = exactly(conn, b[column]).label(column)
     query = (
         sa.select(key, sa.func.sum(b.credited), sa.func.sum(b.debited))
         .select_from(analytics_daily_breakdown.join(analytics_token_daily, _day.date == b.date))
