@@ -73,6 +73,21 @@ def _trigger_names() -> list[tuple[str, str]]:
     return names
 
 
+def _cascade_triggers(minute: str, now: str, for_each_row: str) -> list[str]:
+    """BEFORE DELETE on users and campaigns: the minutes of the rows their deletion changes."""
+    statements = []
+    for table, cascades in CASCADES.items():
+        inserts = " ".join(
+            f"INSERT INTO analytics_changes (minute, changed_at) SELECT DISTINCT {minute.format(at)}, {now} "
+            f"FROM {child} WHERE {where};"
+            for child, at, where in cascades
+        )
+        statements.append(
+            f"CREATE TRIGGER analytics_capture_{table}_delete BEFORE DELETE ON {table} {for_each_row}BEGIN {inserts} END"
+        )
+    return statements
+
+
 def _mysql_triggers() -> list[str]:
     minute, now = MYSQL_MINUTE, MYSQL_NOW
     statements = []
@@ -95,16 +110,7 @@ def _mysql_triggers() -> list[str]:
             f"CREATE TRIGGER analytics_capture_{table}_update AFTER UPDATE ON {table} FOR EACH ROW BEGIN "
             f"IF NOT ({unchanged}) THEN {mark('OLD')} {mark('NEW')} END IF; END",
         ]
-    for table, cascades in CASCADES.items():
-        inserts = " ".join(
-            f"INSERT INTO analytics_changes (minute, changed_at) SELECT DISTINCT {minute.format(at)}, {now} "
-            f"FROM {child} WHERE {where};"
-            for child, at, where in cascades
-        )
-        statements.append(
-            f"CREATE TRIGGER analytics_capture_{table}_delete BEFORE DELETE ON {table} FOR EACH ROW BEGIN {inserts} END"
-        )
-    return statements
+    return statements + _cascade_triggers(minute, now, "FOR EACH ROW ")
 
 
 def _sqlite_triggers() -> list[str]:
@@ -123,14 +129,7 @@ def _sqlite_triggers() -> list[str]:
             f"CREATE TRIGGER analytics_capture_{table}_update AFTER UPDATE ON {table} "
             f"WHEN NOT ({unchanged}) BEGIN {mark('OLD')} {mark('NEW')} END",
         ]
-    for table, cascades in CASCADES.items():
-        inserts = " ".join(
-            f"INSERT INTO analytics_changes (minute, changed_at) SELECT DISTINCT {minute.format(at)}, {now} "
-            f"FROM {child} WHERE {where};"
-            for child, at, where in cascades
-        )
-        statements.append(f"CREATE TRIGGER analytics_capture_{table}_delete BEFORE DELETE ON {table} BEGIN {inserts} END")
-    return statements
+    return statements + _cascade_triggers(minute, now, "")
 
 
 def upgrade() -> None:
