@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from core import changes
 from core.aggregates import DayAggregates, composition, compute_day
-from core.dates import utc_now
+from core.dates import month_start, next_month, utc_now
 from core.dialect import insert_from_select_adding, insert_numbers, upsert
 from core.tables import (
     analytics_daily_breakdown,
@@ -31,10 +31,6 @@ from core.tables import (
     analytics_user_daily,
     analytics_user_monthly,
 )
-
-
-def month_of(day: date) -> date:
-    return day.replace(day=1)
 
 
 def materialize_day(engine: Engine, day: date, tz: ZoneInfo, *, covered_until: datetime | None = None,
@@ -124,7 +120,7 @@ def _version(rows: list[dict], user_sums: list[tuple[int, list[int]]]) -> str:
 
 def _replace_user_sums(conn: Connection, aggregates: DayAggregates) -> None:
     """Swap the day's per-user sums, taking the old ones out of the month and adding the new."""
-    day, month = aggregates.day, month_of(aggregates.day)
+    day, month = aggregates.day, month_start(aggregates.day)
     daily, monthly = analytics_user_daily.c, analytics_user_monthly.c
     conn.execute(
         analytics_user_monthly.update()
@@ -155,13 +151,12 @@ def _serialize(bitmap) -> bytes:
 def rebuild_month(engine: Engine, month: date) -> None:
     """Set a month's per-user sums to the sum of its stored days' again (verify --repair)."""
     daily, monthly = analytics_user_daily.c, analytics_user_monthly.c
-    next_month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
     with engine.begin() as conn:
         conn.execute(analytics_user_monthly.delete().where(monthly.month == month))
         conn.execute(analytics_user_monthly.insert().from_select(
             ["month", "user_id", "credited", "debited"],
             sa.select(sa.literal(month, sa.Date), daily.user_id, sa.func.sum(daily.credited), sa.func.sum(daily.debited))
-            .where(daily.date >= month, daily.date < next_month)
+            .where(daily.date >= month, daily.date < next_month(month))
             .group_by(daily.user_id)
             .having(sa.or_(sa.func.sum(daily.credited) > 0, sa.func.sum(daily.debited) > 0)),
         ))

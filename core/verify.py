@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from core import changes
 from core.aggregates import DayAggregates, PurchaseTotals, ReferralTotals, Volume, compute_day, money
 from core.config import Settings
-from core.dates import day_bounds
+from core.dates import day_bounds, month_start, next_month
 from core.etl.job import run_etl
 from core.etl.lock import etl_lock, holding
 from core.etl.plan import partial_days_of
@@ -146,14 +146,13 @@ def _compare(stored: DayAggregates, actual: DayAggregates) -> list[str]:
 
 def _months_that_differ(conn: Connection, stored_days: list[date]) -> list[str]:
     """Months whose analytics_user_monthly rows are not the sum of their days' rows."""
-    months = sorted({day.replace(day=1) for day in stored_days})
+    months = sorted({month_start(day) for day in stored_days})
     d, m = analytics_user_daily.c, analytics_user_monthly.c
     wrong = []
     for month in months:
-        next_month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
         summed: dict[int, list[int]] = defaultdict(lambda: [0, 0])
         for user_id, credited, debited in conn.execute(
-            sa.select(d.user_id, d.credited, d.debited).where(d.date >= month, d.date < next_month)
+            sa.select(d.user_id, d.credited, d.debited).where(d.date >= month, d.date < next_month(month))
         ):
             summed[user_id][0] += int(credited)
             summed[user_id][1] += int(debited)
@@ -173,7 +172,7 @@ def repair(engine: Engine, settings: Settings, verification: Verification) -> No
         part_of = partial_days_of(conn, days)
     forget_versions(engine, days)
     run_etl(engine, settings, cleanup=None, trigger="verify", dates=sorted(days), wait=True, part_of=part_of)
-    months = {date.fromisoformat(f"{month}-01") for month in verification.months} | {day.replace(day=1) for day in days}
+    months = {date.fromisoformat(f"{month}-01") for month in verification.months} | {month_start(day) for day in days}
     with holding(etl_lock(settings, engine), wait=True):
         for month in sorted(months):
             rebuild_month(engine, month)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from core.aggregates import composition, ledger_sums, ledger_volume, money, paid_revenue
 from core.analytics import stored
 from core.analytics.days import read_range
+from core.dates import month_start, next_month
 from core.dialect import equals_exactly
 from core.tables import wallet_ledger
 
@@ -66,7 +67,7 @@ def bucket_start(day: date, granularity: str) -> date:
     if granularity == "weekly":
         return day - timedelta(days=day.weekday())
     if granularity == "monthly":
-        return day.replace(day=1)
+        return month_start(day)
     return day
 
 
@@ -74,7 +75,7 @@ def _next_bucket(start: date, granularity: str) -> date:
     if granularity == "weekly":
         return start + timedelta(days=7)
     if granularity == "monthly":
-        return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+        return next_month(start)
     return start + timedelta(days=1)
 
 

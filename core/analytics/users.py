@@ -16,7 +16,7 @@ ledger's share (today, unprocessed days) and the winners' names are read on ever
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 from core.aggregates import ledger_sums
 from core.analytics.cache import combined_version, database_key, user_sums
 from core.analytics.days import read_range
+from core.dates import month_end, month_start, next_month
 from core.tables import (
     analytics_user_daily,
     analytics_user_monthly,
@@ -36,10 +37,6 @@ from core.tables import (
 METRICS = ("spend", "earn", "net")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-
-
-def _month_end(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
 
 @dataclass
@@ -53,9 +50,9 @@ def _plan(first: date, last: date, stored: frozenset[date], dirty: frozenset[dat
     """Per month touching [first, last]: read it whole and subtract its stored days outside the
     range or dirty, or add up its usable stored days inside, whichever reads fewer days."""
     plan = _Plan()
-    month = first.replace(day=1)
+    month = month_start(first)
     while month <= last:
-        end = _month_end(month)
+        end = month_end(month)
         of_month = sorted(day for day in stored if month <= day <= end)
         inside = [day for day in of_month if first <= day <= last and day not in dirty]
         outside = [day for day in of_month if not first <= day <= last or day in dirty]
@@ -64,7 +61,7 @@ def _plan(first: date, last: date, stored: frozenset[date], dirty: frozenset[dat
             plan.subtracted_days += outside
         else:
             plan.added_days += inside
-        month = end + timedelta(days=1)
+        month = next_month(month)
     return plan
 
 
@@ -93,7 +90,7 @@ def _stored(conn: Connection, kind: str, key: date, version: str, query: sa.Sele
 
 def _month(conn: Connection, month: date, versions: dict[date, str]) -> _Sums:
     m = analytics_user_monthly.c
-    version = combined_version(v for day, v in versions.items() if month <= day <= _month_end(month))
+    version = combined_version(v for day, v in versions.items() if month <= day <= month_end(month))
     return _stored(conn, "month", month, version,
                    sa.select(m.user_id, m.credited, m.debited).where(m.month == month))
 
@@ -107,7 +104,7 @@ def _parts(conn: Connection, first: date, last: date, tz: ZoneInfo) -> list[tupl
     """(per-user sums, +1 or -1) whose signed total is each user's sums over the range."""
     # The months at both ends are needed whole, to know which of their days are stored (a
     # month's sums hold every stored day of it, dirty ones too).
-    stored_range = read_range(conn, first.replace(day=1), _month_end(last), tz)
+    stored_range = read_range(conn, month_start(first), month_end(last), tz)
     versions = {day: stored_day.version for day, stored_day in stored_range.stored.items()}
     plan = _plan(first, last, frozenset(versions), stored_range.dirty)
     parts = [(_month(conn, month, versions), 1) for month in plan.whole_months]
