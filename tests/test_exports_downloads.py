@@ -5,10 +5,12 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import sqlalchemy as sa
 
 from core.config import load_settings
 from core.dates import utc_now
 from core.exports import links
+from core.tables import analytics_exports
 from tests import factories as f
 from tests.exports_support import EXPORTS, create, wait_until_done
 from web.resources.exports import download_url
@@ -120,3 +122,16 @@ def test_the_download_secret_derives_from_the_jwt_secret_when_unset(env):
     assert derived and derived != env["JWT_SECRET"]
     assert load_settings({**env, "DOWNLOAD_SECRET": "d" * 40}).download_secret == "d" * 40
     assert load_settings({**env, "JWT_SECRET": "j" * 40}).download_secret != derived
+
+
+def test_an_export_past_its_expiry_reads_expired_before_any_cleanup(client, admin_headers, db, ready_export):
+    with db.begin() as conn:
+        conn.execute(sa.update(analytics_exports).where(analytics_exports.c.id == ready_export["export_id"])
+                     .values(expires_at=utc_now() - timedelta(seconds=1)))
+    one = client.simulate_get(f"{EXPORTS}/{ready_export['export_id']}", headers=admin_headers).json
+    listed = client.simulate_get(EXPORTS, headers=admin_headers).json["exports"]
+    assert (one["status"], one["download_url"]) == ("expired", None)
+    assert [(item["export_id"], item["status"], item["download_url"]) for item in listed] == [
+        (ready_export["export_id"], "expired", None)]
+    path, expires, signature = _link_parts(ready_export["download_url"])
+    assert client.simulate_get(path, params={"expires": expires, "signature": signature}).status_code == 404

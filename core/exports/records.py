@@ -61,7 +61,7 @@ def check_export_id(raw: str, name: str = "export_id") -> str:
 def get_export(conn: Connection, settings: Settings, user_id: int, export_id: str) -> dict:
     """The caller's export; another admin's is as unknown as a missing one (404)."""
     check_export_id(export_id)
-    state.fail_stuck(conn, settings, utc_now(), user_id=user_id)
+    state.settle(conn, settings, utc_now(), user_id)
     record = state.load(conn, export_id)
     if record is None or record["user_id"] != user_id:
         raise NotFound("Export not found")
@@ -76,7 +76,7 @@ def list_exports(conn: Connection, settings: Settings, user_id: int, *, limit: o
     if cursor is not None:  # an empty one is a bad one
         query = query.where(analytics_exports.c.id < check_export_id(cursor, "cursor"))
     query = query.order_by(analytics_exports.c.id.desc()).limit(limit + 1)
-    state.fail_stuck(conn, settings, utc_now(), user_id=user_id)
+    state.settle(conn, settings, utc_now(), user_id)
     records = [row._asdict() for row in conn.execute(query)]
     next_cursor = records[limit - 1]["id"] if len(records) > limit else None
     return records[:limit], next_cursor

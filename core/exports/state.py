@@ -117,12 +117,21 @@ def claim_lost(conn: Connection, settings: Settings, now: datetime) -> list[str]
     return claimed
 
 
-def expire_due(conn: Connection, now: datetime) -> int:
-    """`ready` exports past `expires_at` → `expired`; the count. Their files go afterwards."""
-    return conn.execute(
-        sa.update(analytics_exports).where(analytics_exports.c.status == ExportStatus.READY, analytics_exports.c.expires_at <= now)
-        .values(status=ExportStatus.EXPIRED)
-    ).rowcount
+def expire_due(conn: Connection, now: datetime, *, user_id: int | None = None) -> int:
+    """`ready` exports past `expires_at` → `expired`; the count. Their files go afterwards
+    (the janitor's `expired_files`)."""
+    query = sa.update(analytics_exports).where(
+        analytics_exports.c.status == ExportStatus.READY, analytics_exports.c.expires_at <= now)
+    if user_id is not None:
+        query = query.where(analytics_exports.c.user_id == user_id)
+    return conn.execute(query.values(status=ExportStatus.EXPIRED)).rowcount
+
+
+def settle(conn: Connection, settings: Settings, now: datetime, user_id: int) -> None:
+    """An admin's exports as they are at `now`, before any of them is read: stuck ones failed,
+    those past their expiry expired (whether or not the janitor has run), so no status lies."""
+    fail_stuck(conn, settings, now, user_id=user_id)
+    expire_due(conn, now, user_id=user_id)
 
 
 def expired_files(conn: Connection) -> list[tuple[str, str]]:
