@@ -51,6 +51,7 @@ class Settings:
     worker_processes: int
     worker_threads: int
     export_requeue_minutes: int
+    export_max_active_per_admin: int
     max_request_body_bytes: int
     export_accel_prefix: str | None
     worker_idle_poll_ms: int
@@ -94,6 +95,7 @@ def load_settings(
         worker_processes=_positive_int(env, "WORKER_PROCESSES", 2),
         worker_threads=_positive_int(env, "WORKER_THREADS", 4),
         export_requeue_minutes=_non_negative_int(env, "EXPORT_REQUEUE_MINUTES", 5),
+        export_max_active_per_admin=_non_negative_int(env, "EXPORT_MAX_ACTIVE_PER_ADMIN", 3),
         max_request_body_bytes=_positive_int(env, "MAX_REQUEST_BODY_BYTES", 64 * 1024),
         export_accel_prefix=_accel_prefix(env.get("EXPORT_ACCEL_PREFIX") or None),
         worker_idle_poll_ms=_positive_int(env, "WORKER_IDLE_POLL_MS", 100),

@@ -51,6 +51,16 @@ class ServiceUnavailable(DomainError):
     code = "service_unavailable"
 
 
+class RateLimited(DomainError):
+    """Too much at once from one caller; worth asking again after `retry_after_seconds`."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_seconds: int):
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class ConfigError(Exception):
     """A bad environment variable; the message names it. Stops the process at start-up."""
 

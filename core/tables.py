@@ -178,7 +178,13 @@ analytics_exports = sa.Table(
     # janitor queued the export again because its message looked lost (core/exports/state.py).
     sa.Column("progress_at", UTC_DATETIME, nullable=True),
     sa.Column("requeued_at", UTC_DATETIME, nullable=True),
+    # What was asked for (type, dataset, filters, columns) as a digest: an equal request of the
+    # same admin is answered with the export it made (migration 0009); and the caller's key.
+    sa.Column("request_digest", sa.CHAR(32), nullable=True),
+    sa.Column("idempotency_key", sa.String(255), nullable=True),
     sa.Index("idx_user_status", "user_id", "status"),
+    sa.Index("idx_exports_user_request", "user_id", "request_digest"),
+    sa.Index("idx_exports_user_idempotency_key", "user_id", "idempotency_key"),
     sa.Index("idx_expires", "expires_at"),
     sa.Index("idx_exports_user_id", "user_id", "id"),
 )

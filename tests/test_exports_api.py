@@ -158,7 +158,13 @@ def test_an_admin_sees_only_their_own_exports(client, admin_headers, admins):
 
 
 def test_the_list_is_newest_first_and_paginated(client, admin_headers, admins):
-    created = [create(client, admin_headers, {"dataset": "users"})["export_id"] for _ in range(5)]
+    created = []
+    for export_type, role in [("csv", "user"), ("csv", "admin"), ("csv", "service"), ("json", "user"), ("json", "admin")]:
+        created.append(create(client, admin_headers, {"dataset": "users", "type": export_type,
+                                                      "filters": {"role": role}})["export_id"])
+        with admins.begin() as conn:  # done, so the next is neither an equal one nor over the cap
+            conn.execute(sa.update(analytics_exports).where(analytics_exports.c.id == created[-1])
+                         .values(status="failed", error_message="x", completed_at=utc_now()))
     seen, cursor = [], None
     while True:
         params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
@@ -219,3 +225,68 @@ def test_an_admin_deleted_while_their_check_is_kept_gets_401_on_create(client, a
     response = client.simulate_post(EXPORTS, json={"dataset": "users"}, headers=admin_headers)
     assert response.status_code == 401
     assert response.json["error"]["code"] == "unauthorized"
+
+
+USERS = {"dataset": "users"}
+
+
+@pytest.fixture
+def sent():
+    return []
+
+
+@pytest.fixture
+def api(settings, sent):
+    """The app with a queue that only records what it was sent."""
+    return falcon.testing.TestClient(create_app(settings, enqueue_export=sent.append, enqueue_etl=lambda _: None))
+
+
+def test_the_same_export_asked_again_is_the_same_export(api, admin_headers, admins, sent):
+    first = _post(api, admin_headers, USERS)
+    again = _post(api, admin_headers, {"dataset": "users", "type": "csv", "filters": {}})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json["export_id"] == first.json["export_id"]
+    assert again.headers["location"] == first.headers["location"]
+    assert sent == [first.json["export_id"]]  # one job
+    other = _post(api, admin_headers, {"dataset": "users", "type": "json"})
+    assert other.status_code == 201 and other.json["export_id"] != first.json["export_id"]
+
+
+def test_two_equal_requests_at_once_make_one_export(api, admin_headers, admins, sent):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda _: _post(api, admin_headers, USERS), range(2)))
+    assert sorted(answer.status_code for answer in answers) == [200, 201]
+    assert len({answer.json["export_id"] for answer in answers}) == 1 and len(sent) == 1
+
+
+def test_an_idempotency_key_returns_the_export_it_made_and_refuses_another_request(api, admin_headers, admins,
+                                                                                    sent):
+    keyed = {**admin_headers, "Idempotency-Key": "order-7f3a"}
+    first = api.simulate_post(EXPORTS, json=USERS, headers=keyed)
+    with admins.begin() as conn:  # even once it is no longer an equal export in progress
+        conn.execute(sa.update(analytics_exports).values(status="failed", error_message="x"))
+    again = api.simulate_post(EXPORTS, json=USERS, headers=keyed)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json["export_id"] == first.json["export_id"] and again.json["status"] == "failed"
+    message = _error(api.simulate_post(EXPORTS, json={"dataset": "users", "type": "json"}, headers=keyed),
+                     422, "business_rule_violation")
+    assert "Idempotency-Key" in message
+    _error(api.simulate_post(EXPORTS, json=USERS, headers={**admin_headers, "Idempotency-Key": "x" * 256}),
+           400, "validation_error")
+
+
+def test_more_exports_preparing_than_allowed_is_429_until_one_is_done(api, admin_headers, admins, sent):
+    for export_type in ("csv", "json"):
+        for role in ("user", "admin"):
+            body = {"dataset": "users", "type": export_type, "filters": {"role": role}}
+            if len(sent) < 3:
+                assert _post(api, admin_headers, body).status_code == 201
+    refused = _post(api, admin_headers, {"dataset": "users", "filters": {"role": "service"}})
+    assert "3 exports preparing" in _error(refused, 429, "rate_limited")
+    assert int(refused.headers["retry-after"]) > 0
+    with admins.begin() as conn:
+        conn.execute(sa.update(analytics_exports).where(analytics_exports.c.id == sent[0])
+                     .values(status="failed", error_message="x", completed_at=utc_now()))
+    assert _post(api, admin_headers, {"dataset": "users", "filters": {"role": "service"}}).status_code == 201

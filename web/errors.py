@@ -16,6 +16,7 @@ from core.errors import (
     DomainError,
     Forbidden,
     NotFound,
+    RateLimited,
     ServiceUnavailable,
     Unauthorized,
     ValidationError,
@@ -36,6 +37,7 @@ STATUS_OF = {
     NotFound: falcon.HTTP_404,
     Conflict: falcon.HTTP_409,
     BusinessRuleViolation: falcon.HTTP_422,
+    RateLimited: falcon.HTTP_429,
     ServiceUnavailable: falcon.HTTP_503,
 }
 
@@ -70,6 +72,8 @@ def handle_domain_error(req, resp, error: DomainError, params) -> None:
     status = next(s for cls, s in STATUS_OF.items() if isinstance(error, cls))
     if isinstance(error, Unauthorized):
         resp.set_header("WWW-Authenticate", 'Bearer realm="wallet-analytics"')
+    if isinstance(error, RateLimited):
+        resp.set_header("Retry-After", str(error.retry_after_seconds))
     _render(resp, status, error.code, error.message)
 
 

@@ -370,15 +370,26 @@ EXPORT_PATHS = {
                         "headers": {"Location": _header({"type": "string", "pattern": f"^{API}/exports/"},
                                                         "The export's status route"),
                                     **_retry_after(required=True)}},
+                "200": {**_json(_ref("Export"), "No new job: the export first made with this Idempotency-Key "
+                                "(24 h), or the admin's equal export still `preparing` or `ready`"),
+                        "headers": {"Location": _header({"type": "string", "pattern": f"^{API}/exports/"},
+                                                        "The export's status route"),
+                                    **_retry_after(required=False)}},
                 "400": _error("validation_error: a body that is not a JSON object; an unknown key, type, dataset, "
-                              "filter, value or column; a bad date"),
+                              "filter, value or column; a bad date; a bad Idempotency-Key"),
                 "422": _error(f"business_rule_violation: `from` after `to`, more than 365 days apart, or more "
-                              f"than {MAX_ROWS:,} estimated rows"),
+                              f"than {MAX_ROWS:,} estimated rows; an Idempotency-Key used with another request"),
+                "429": {**_error("rate_limited: EXPORT_MAX_ACTIVE_PER_ADMIN exports already preparing"),
+                        "headers": {"Retry-After": _header({"type": "integer", "minimum": 1},
+                                                           "Seconds to wait before asking again")}},
                 "413": _error("payload_too_large: a body over MAX_REQUEST_BODY_BYTES (64 KB)"),
                 "503": _error("service_unavailable: the job queue is unreachable (the export is recorded as failed), "
                               "or the database is"),
             },
             requestBody={"required": True, "content": {"application/json": {"schema": _ref("ExportRequest")}}},
+            parameters=[{"name": "Idempotency-Key", "in": "header", "required": False,
+                         "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+                         "description": "The same key (24 h) returns the export first made with it"}],
         ),
         "get": _admin(
             "The caller's exports, newest first",

@@ -4,13 +4,17 @@ of a row goes through `core.exports.state`."""
 
 from __future__ import annotations
 
+import hashlib
+from datetime import timedelta
+
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from ulid import ULID
 
 from core.config import Settings
 from core.dates import utc_now
-from core.errors import BusinessRuleViolation, NotFound, Unauthorized, ValidationError, excerpt
+from core.errors import BusinessRuleViolation, NotFound, RateLimited, Unauthorized, ValidationError, excerpt
 from core.exports import state
 from core.exports.validation import ExportRequest
 from core.numbers import is_ascii_digits
@@ -19,19 +23,44 @@ from core.tables import analytics_exports, users
 MAX_ROWS = 100_000
 _ULID_ALPHABET = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 20, 100
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+RATE_LIMIT_RETRY_SECONDS = 30
 
 
 def estimate_rows(conn: Connection, settings: Settings, request: ExportRequest) -> int:
     return conn.execute(request.dataset.count(request.filters, settings.report_timezone)).scalar_one()
 
 
-def create_export(conn: Connection, settings: Settings, user_id: int, request: ExportRequest) -> dict:
-    """Record a `preparing` export after checking the row limit; the caller commits, then enqueues it."""
+def create_export(conn: Connection, settings: Settings, user_id: int, request: ExportRequest,
+                  idempotency_key: str | None = None) -> tuple[dict, bool]:
+    """The export that answers the request, and whether it is new (`preparing`: the caller
+    commits, then enqueues it) or one the admin already has: the first made with this
+    Idempotency-Key in the last 24 h (a different request under the key is 422), or an equal
+    one still `preparing` or `ready`. Over EXPORT_MAX_ACTIVE_PER_ADMIN exports `preparing`,
+    RateLimited (429); over the row limit, 422."""
     # The admin may have been deleted since the (briefly cached) check of their token: a 401, not
-    # a foreign-key error. The shared lock keeps the row until this transaction ends.
-    owner = sa.select(users.c.id).where(users.c.id == user_id).with_for_update(read=True)
+    # a foreign-key error. The lock keeps the row until this transaction ends, and makes one
+    # admin's requests wait for each other: two equal ones at once make one export.
+    owner = sa.select(users.c.id).where(users.c.id == user_id).with_for_update()
     if conn.execute(owner).first() is None:
         raise Unauthorized("The token's user no longer exists; ask for a new token")
+    now = utc_now()
+    state.settle(conn, settings, now, user_id)
+    digest = request_digest(request)
+    if idempotency_key is not None:
+        earlier = state.by_idempotency_key(conn, user_id, idempotency_key, now - IDEMPOTENCY_WINDOW)
+        if earlier is not None:
+            if earlier["request_digest"] != digest:
+                raise BusinessRuleViolation("This Idempotency-Key was used with a different request in the last "
+                                            "24 hours; use a new key for a new export")
+            return earlier, False
+    equal = state.answering(conn, user_id, digest, now)
+    if equal is not None:
+        return equal, False
+    limit = settings.export_max_active_per_admin
+    if limit and state.preparing_count(conn, user_id) >= limit:
+        raise RateLimited(f"You have {limit} exports preparing, the most at once; try again when one is done",
+                          RATE_LIMIT_RETRY_SECONDS)
     estimated = estimate_rows(conn, settings, request)
     if estimated > MAX_ROWS:
         raise BusinessRuleViolation(
@@ -46,10 +75,19 @@ def create_export(conn: Connection, settings: Settings, user_id: int, request: E
         "filters": request.filters,
         "columns": request.columns,
         "estimated_rows": estimated,
-        "created_at": utc_now(),
+        "created_at": now,
+        "request_digest": digest,
+        "idempotency_key": idempotency_key,
     }
     state.insert(conn, record)
-    return state.load(conn, record["id"])
+    return state.load(conn, record["id"]), True
+
+
+def request_digest(request: ExportRequest) -> str:
+    """What an export was asked for, as 32 hex digits: equal requests, equal digests."""
+    asked = {"type": request.type, "dataset": request.dataset.name, "filters": request.filters,
+             "columns": request.columns}
+    return hashlib.blake2b(orjson.dumps(asked, option=orjson.OPT_SORT_KEYS, default=str), digest_size=16).hexdigest()
 
 
 def check_export_id(raw: str, name: str = "export_id") -> str:

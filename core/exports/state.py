@@ -42,6 +42,35 @@ def load(conn: Connection, export_id: str) -> dict | None:
     return None if row is None else row._asdict()
 
 
+def answering(conn: Connection, user_id: int, request_digest: str, now: datetime) -> dict | None:
+    """The admin's export that already answers this request: `preparing`, or `ready` and
+    unexpired; the newest if several."""
+    e = analytics_exports.c
+    row = conn.execute(
+        sa.select(analytics_exports)
+        .where(e.user_id == user_id, e.request_digest == request_digest,
+               sa.or_(e.status == ExportStatus.PREPARING, sa.and_(e.status == ExportStatus.READY, e.expires_at > now)))
+        .order_by(e.id.desc()).limit(1)
+    ).first()
+    return None if row is None else row._asdict()
+
+
+def by_idempotency_key(conn: Connection, user_id: int, key: str, since: datetime) -> dict | None:
+    """The export the admin first created with this key since `since`."""
+    e = analytics_exports.c
+    row = conn.execute(
+        sa.select(analytics_exports).where(e.user_id == user_id, e.idempotency_key == key, e.created_at >= since)
+        .order_by(e.id).limit(1)
+    ).first()
+    return None if row is None else row._asdict()
+
+
+def preparing_count(conn: Connection, user_id: int) -> int:
+    e = analytics_exports.c
+    return conn.execute(sa.select(sa.func.count()).where(e.user_id == user_id, e.status == ExportStatus.PREPARING)
+                        ).scalar_one()
+
+
 def _preparing(export_id: str) -> sa.Update:
     return sa.update(analytics_exports).where(analytics_exports.c.id == export_id, analytics_exports.c.status == ExportStatus.PREPARING)
 

@@ -13,13 +13,15 @@ from core import metrics
 from core.analytics.params import check_parameter_names
 from core.config import Settings
 from core.dates import iso_local
-from core.errors import NotFound, ServiceUnavailable
+from core.errors import NotFound, ServiceUnavailable, ValidationError, excerpt
 from core.exports import records
 from core.exports.links import NOT_FOUND, Link, link_of, open_download
 from core.exports.status import ExportStatus
 from core.exports.validation import parse_request
 
 RETRY_AFTER_SECONDS = 2
+IDEMPOTENCY_KEY = "Idempotency-Key"
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 LIST_PARAMETERS = ("limit", "cursor")
 QUEUE_DOWN_MESSAGE = "Could not queue the export: the job queue was unreachable; create it again"
 DOWNLOAD_PATH = "/exports"
@@ -68,15 +70,26 @@ def _render(resp: falcon.Response, record: dict, settings: Settings) -> None:
         resp.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
 
 
+def _idempotency_key(raw: str | None) -> str | None:
+    if raw is not None and not _IDEMPOTENCY_KEY.fullmatch(raw):
+        raise ValidationError(f"{IDEMPOTENCY_KEY} must be 1 to 255 printable ASCII characters, got {excerpt(repr(raw))}")
+    return raw
+
+
 class Exports:
     def __init__(self, engine: Engine, settings: Settings, enqueue: Callable[[str], None]):
         self._engine, self._settings, self._enqueue = engine, settings, enqueue
 
     def on_post(self, req, resp):
         request = parse_request(req.get_media(default_when_empty=None))
+        key = _idempotency_key(req.get_header(IDEMPOTENCY_KEY))
         user_id = req.context.principal.user_id
         with self._engine.begin() as conn:  # committed before the worker can look for it
-            record = records.create_export(conn, self._settings, user_id, request)
+            record, created = records.create_export(conn, self._settings, user_id, request, key)
+        resp.location = f"{req.path}/{record['id']}"
+        if not created:  # the export this request already made, or an equal one: no new job
+            _render(resp, record, self._settings)
+            return
         try:
             self._enqueue(record["id"])
         except ServiceUnavailable:
@@ -85,7 +98,6 @@ class Exports:
             raise
         metrics.export_created(record["dataset"], record["type"])
         resp.status = falcon.HTTP_201
-        resp.location = f"{req.path}/{record['id']}"
         _render(resp, record, self._settings)
 
     def on_get(self, req, resp):
