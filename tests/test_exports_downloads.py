@@ -135,3 +135,15 @@ def test_an_export_past_its_expiry_reads_expired_before_any_cleanup(client, admi
         (ready_export["export_id"], "expired", None)]
     path, expires, signature = _link_parts(ready_export["download_url"])
     assert client.simulate_get(path, params={"expires": expires, "signature": signature}).status_code == 404
+
+
+def test_canceling_a_ready_export_expires_it_and_deletes_its_file(client, admin_headers, ready_export, settings):
+    url = f"{EXPORTS}/{ready_export['export_id']}"
+    canceled = client.simulate_delete(url, headers=admin_headers)
+    assert canceled.status_code == 200
+    assert (canceled.json["status"], canceled.json["download_url"]) == ("expired", None)
+    assert list(settings.export_dir.glob(f"{ready_export['export_id']}.*")) == []
+    path, expires, signature = _link_parts(ready_export["download_url"])
+    assert client.simulate_get(path, params={"expires": expires, "signature": signature}).status_code == 404
+    again = client.simulate_delete(url, headers=admin_headers)
+    assert (again.status_code, again.json["status"]) == (200, "expired")

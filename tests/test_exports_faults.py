@@ -25,7 +25,7 @@ from core.exports.maintenance import requeue_lost_exports
 from core.exports.validation import parse_request
 from core.tables import analytics_exports, users
 from tests import factories as f
-from tests.conftest import forget_queued_messages
+from tests.conftest import forget_queued_messages, make_token
 from tests.exports_support import EXPORTS, WAIT_SECONDS, create, wait_until_done
 from workers import jobs
 from workers.broker import build_broker
@@ -397,3 +397,40 @@ def test_the_worker_service_replaces_a_killed_process_and_its_export_is_redelive
         if service.poll() is None:
             os.killpg(service.pid, signal.SIGKILL)
             service.wait()
+
+
+def test_a_cancel_before_the_worker_starts_leaves_nothing_to_do(admin, client, admin_headers, settings):
+    export_id = _create_directly(admin, "users")
+    canceled = client.simulate_delete(f"{EXPORTS}/{export_id}", headers=admin_headers)
+    assert (canceled.status_code, canceled.json["status"]) == (200, "canceled")
+    assert "completed_at" in canceled.json
+    generate_export(admin, settings, export_id)  # its message arrives after the cancel
+    assert _status(admin, export_id)[0] == "canceled" and _leftovers(settings) == []
+    assert client.simulate_delete(f"{EXPORTS}/{export_id}", headers=admin_headers).json["status"] == "canceled"
+    f.add_user(admin, 2, role="admin")
+    other = client.simulate_delete(f"{EXPORTS}/{export_id}", headers={"Authorization": f"Bearer {make_token(sub='2')}"})
+    assert other.status_code == 404
+
+
+def test_a_cancel_landing_mid_stream_stops_the_worker_and_leaves_no_file(admin, settings, monkeypatch):
+    with admin.begin() as conn:
+        conn.execute(sa.insert(users), [
+            {"id": n, "username": f"bulk{n}", "email": f"bulk{n}@example.com", "created_at": utc_now()}
+            for n in range(2, 6002)
+        ])
+    export_id = _create_directly(admin, "users")
+    monkeypatch.setattr(generation, "CANCEL_CHECK_SECONDS", 0)  # look at every 1,000 rows
+    written = []
+
+    def cancel_at_first_progress(engine, exported):
+        def record(rows_written):
+            written.append(rows_written)
+            with engine.begin() as conn:  # the admin's DELETE, landing after 5,000 rows are written
+                state.cancel(conn, exported, utc_now())
+        return record
+
+    monkeypatch.setattr(generation, "_progress_recorder", cancel_at_first_progress)
+    generate_export(admin, settings, export_id)
+    assert written == [5000]  # stopped at the next look, before the end (6,001 rows)
+    assert _status(admin, export_id)[0] == "canceled"
+    assert _leftovers(settings) == []

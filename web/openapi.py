@@ -142,6 +142,7 @@ _EXPORT_STATUS_FIELDS = {  # what each status adds to the fields every export ha
     ExportStatus.FAILED: {"error_message": {"type": "string"}, "completed_at": _TIMESTAMP},
     ExportStatus.EXPIRED: {"actual_rows": _COUNT, "download_url": {"type": "null"}, "expires_at": _TIMESTAMP,
                 "completed_at": _TIMESTAMP},
+    ExportStatus.CANCELED: {"completed_at": _TIMESTAMP},
 }
 
 
@@ -405,6 +406,13 @@ EXPORT_PATHS = {
     f"{API}/exports/{{export_id}}": {"get": _admin(
         "One of the caller's exports",
         {"200": {**_json(_ref("Export"), "Its status"), "headers": _retry_after(required=False)},
+         "400": _error("validation_error: `export_id` is not a ULID"),
+         "404": _error("not_found: no such export, or another admin's")},
+        parameters=[_EXPORT_ID],
+    ), "delete": _admin(
+        "Cancel one of the caller's exports: `preparing` becomes `canceled` (its worker stops), `ready` becomes "
+        "`expired` and its file is deleted; any other status stays (a second cancel changes nothing)",
+        {"200": _json(_ref("Export"), "Its status after the cancel"),
          "400": _error("validation_error: `export_id` is not a ULID"),
          "404": _error("not_found: no such export, or another admin's")},
         parameters=[_EXPORT_ID],

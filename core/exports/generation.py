@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 EXPORT_FILE_MODE = 0o640
 LINK_LIFETIME = timedelta(hours=24)
 STREAM_BATCH = 1000
+# A cancel is looked for every so many rows, once this long has passed since the last look.
+CANCEL_CHECK_ROWS = 1_000
+CANCEL_CHECK_SECONDS = 1.0
 TRANSIENT_FAILURE = "Database unavailable while generating the export; create it again later"
 
 
@@ -58,6 +61,8 @@ def generate_export(engine: Engine, settings: Settings, export_id: str) -> None:
             return
     try:
         _write_and_publish(engine, settings, record)
+    except ExportCanceled:
+        log.info("export %s: canceled while it was written; no file left", export_id)
     except Exception as error:  # whatever it was, the admin gets a status, not a stuck export
         if is_transient(error):
             log.warning("export %s: transient database error (%s)", export_id, type(error).__name__)
@@ -114,7 +119,7 @@ def _write_file(engine: Engine, settings: Settings, record: dict) -> tuple[int, 
     handle, temp_name = tempfile.mkstemp(dir=export_dir, prefix=f".{export_id}.", suffix=".tmp")
     try:
         with open(handle, "w", encoding="utf-8", newline="") as out:
-            rows = _stream(engine, query)
+            rows = _until_canceled(_stream(engine, query), engine, export_id)
             if record["type"] == "csv":
                 count = write_csv(out, layout, rows, settings.report_timezone, progress)
             else:
@@ -135,6 +140,24 @@ def _stream(engine: Engine, query: sa.Select) -> Iterator[sa.Row]:
     # stream_results: PyMySQL's unbuffered SSCursor; yield_per: fetch that many rows at a time.
     with engine.connect() as conn:
         yield from conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query)
+
+
+class ExportCanceled(Exception):
+    """The admin canceled the export while it was being written."""
+
+
+def _until_canceled(rows: Iterator[sa.Row], engine: Engine, export_id: str) -> Iterator[sa.Row]:
+    """The rows, stopping with ExportCanceled once the export is no longer `preparing`: looked up
+    (on a connection of its own) at most every CANCEL_CHECK_SECONDS, so a cancel stops the
+    worker within about that long while rows flow."""
+    last_check = time.monotonic()
+    for count, row in enumerate(rows, 1):
+        if count % CANCEL_CHECK_ROWS == 0 and time.monotonic() - last_check >= CANCEL_CHECK_SECONDS:
+            last_check = time.monotonic()
+            with engine.connect() as conn:
+                if not state.is_preparing(conn, export_id):
+                    raise ExportCanceled(export_id)
+        yield row
 
 
 def _progress_recorder(engine: Engine, export_id: str) -> Callable[[int], None]:

@@ -27,12 +27,18 @@ def expire_exports(engine: Engine, settings: Settings, now: datetime | None = No
     """
     with engine.begin() as conn:
         expired = state.expire_due(conn, now or utc_now())
+    delete_expired_files(engine, settings)
+    return expired
+
+
+def delete_expired_files(engine: Engine, settings: Settings) -> None:
+    """Delete the files of expired exports (expired by time, or canceled once `ready`)."""
+    with engine.begin() as conn:
         leftovers = state.expired_files(conn)
     for export_id, name in leftovers:
         (settings.export_dir / Path(name).name).unlink(missing_ok=True)
         with engine.begin() as conn:
             state.forget_file(conn, export_id)
-    return expired
 
 
 def requeue_lost_exports(engine: Engine, settings: Settings, enqueue: Callable[[str], None],

@@ -106,6 +106,13 @@ def get_export(conn: Connection, settings: Settings, user_id: int, export_id: st
     return record
 
 
+def cancel_export(conn: Connection, settings: Settings, user_id: int, export_id: str) -> dict:
+    """Cancel one of the caller's exports (`core.exports.state.cancel`); the record after it."""
+    get_export(conn, settings, user_id, export_id)  # the caller's, or 404
+    state.cancel(conn, export_id, utc_now())
+    return state.load(conn, export_id)
+
+
 def list_exports(conn: Connection, settings: Settings, user_id: int, *, limit: object = None,
                  cursor: str | None = None):
     """A page of the caller's exports, newest first, and the cursor of the next page (or None)."""

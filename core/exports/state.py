@@ -99,6 +99,21 @@ def fail(conn: Connection, export_id: str, message: str, now: datetime) -> bool:
         status=ExportStatus.FAILED, error_message=message, completed_at=now)).rowcount == 1
 
 
+def cancel(conn: Connection, export_id: str, now: datetime) -> None:
+    """The admin's cancel: `preparing` → `canceled` (its worker stops at its next check and
+    publishes nothing), `ready` → `expired` at once (the caller deletes the file); any other
+    status stays as it is, so a second cancel changes nothing."""
+    e = analytics_exports.c
+    conn.execute(_preparing(export_id).values(status=ExportStatus.CANCELED, completed_at=now))
+    conn.execute(sa.update(analytics_exports).where(e.id == export_id, e.status == ExportStatus.READY)
+                 .values(status=ExportStatus.EXPIRED, expires_at=now))
+
+
+def is_preparing(conn: Connection, export_id: str) -> bool:
+    e = analytics_exports.c
+    return conn.execute(sa.select(e.status).where(e.id == export_id)).scalar() == ExportStatus.PREPARING
+
+
 def stuck_message(settings: Settings) -> str:
     return (
         f"Timed out: still preparing after {settings.export_stuck_minutes} minutes "

@@ -9,3 +9,4 @@ class ExportStatus(StrEnum):
     READY = "ready"
     FAILED = "failed"
     EXPIRED = "expired"
+    CANCELED = "canceled"

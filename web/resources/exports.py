@@ -16,6 +16,7 @@ from core.dates import iso_local
 from core.errors import NotFound, ServiceUnavailable, ValidationError, excerpt
 from core.exports import records
 from core.exports.links import NOT_FOUND, Link, link_of, open_download
+from core.exports.maintenance import delete_expired_files
 from core.exports.status import ExportStatus
 from core.exports.validation import parse_request
 
@@ -116,6 +117,14 @@ class Exports:
 class Export:
     def __init__(self, engine: Engine, settings: Settings):
         self._engine, self._settings = engine, settings
+
+    def on_delete(self, req, resp, export_id):
+        """Cancel: a `preparing` export becomes `canceled`, a `ready` one `expired` and its file
+        goes; 200 with the status body, whatever it was (a second cancel changes nothing)."""
+        with self._engine.begin() as conn:
+            record = records.cancel_export(conn, self._settings, req.context.principal.user_id, export_id)
+        delete_expired_files(self._engine, self._settings)
+        _render(resp, record, self._settings)
 
     def on_get(self, req, resp, export_id):
         with self._engine.begin() as conn:
