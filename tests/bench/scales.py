@@ -29,7 +29,8 @@ class Scale:
 
 
 SCALES = {
-    # CI smoke: every phase runs end to end in about two minutes.
+    # CI smoke: every phase runs end to end in about three minutes (the late changes wait for the
+    # scheduler's 10 s ticks).
     "tiny": Scale("tiny", users=500, days=30, ledger_rows=20_000, load_seconds=3, load_max_requests=5_000,
                   today_rows=5_000, fold_trials=3, writer_seconds=3, writer_rounds=1, lock_check_seconds=10),
     "1m": Scale("1m", users=20_000, days=365, ledger_rows=1_000_000),
