@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.bench.stats import Timing
 
-HIGHER_IS_BETTER = {"req/s"}
+HIGHER_IS_BETTER = {"req/s", "rows/s"}
 
 
 @dataclass(frozen=True)

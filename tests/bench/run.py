@@ -24,7 +24,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
+from core.config import load_settings
 from core.dates import day_bounds, local_today
+from core.db import get_engine
 from tests.bench import dataset as ds
 from tests.bench.client import ApiClient, RouteFailed, time_get
 from tests.bench.etl import measure_etl
@@ -35,13 +37,15 @@ from tests.bench.exports import (
     peak_rss_mb,
     time_mysql_batch,
 )
+from tests.bench.freshness import fold_in_now, fold_log, measure_fold_lag, measure_today
 from tests.bench.load import run_load
 from tests.bench.report import Measure, Report, Row, Target
 from tests.bench.routes import OVERVIEW, RANGE_DAYS, ROUTES
 from tests.bench.scales import DEFAULT_SCALE, SCALES, Scale
-from tests.bench.server import exclusive_run, grow_buffer_pool, wait_until_quiet
+from tests.bench.server import QUIET_TIMEOUT_SECONDS, exclusive_run, grow_buffer_pool, wait_until_quiet
 from tests.bench.services import PROJECT_ROOT, AppStack, redis_lease, run_cli
 from tests.bench.stats import Timing, repeat_timed
+from tests.bench.writers import measure_writers, restore_capture
 
 OUT_DIR = PROJECT_ROOT / "var" / "bench"
 REPORT_TIMEZONE = "Asia/Kolkata"
@@ -63,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379"))
     parser.add_argument("--buffer-pool-gib", type=int, default=8,
                         help="grow MariaDB's InnoDB buffer pool to at least this (0: leave it)")
+    parser.add_argument("--quiet-timeout", type=float, default=QUIET_TIMEOUT_SECONDS,
+                        help="seconds to wait for a quiet server before each timed phase (then time anyway); "
+                             "other clients' long transactions on a shared server keep it busy")
     args = parser.parse_args(argv)
     # A SIGTERM (CI's time-out, a kill) unwinds like Ctrl-C, so every subprocess is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -104,7 +111,7 @@ class Benchmark:
                                             rebuild=self.args.rebuild, log=log)
                 engine = sa.create_engine(self.database_url)
                 try:
-                    return self.measure(engine, env, dataset, quiet=lambda: wait_until_quiet(server, log))
+                    return self.measure(engine, env, dataset, quiet=lambda: wait_until_quiet(server, log, self.args.quiet_timeout))
                 finally:
                     engine.dispose()
         finally:
@@ -127,6 +134,9 @@ class Benchmark:
         left = ds.clear_realtime_rows(engine, dataset.built_at - timedelta(days=2))
         if left:
             log(f"removed {left} real-time rows an interrupted run left behind")
+        restored = restore_capture(engine)
+        if restored:
+            log(f"recreated the capture triggers an interrupted run left dropped: {', '.join(restored)}")
         yesterday = local_today(self.tz) - timedelta(days=1)
         report.rows += measure_etl(engine, env, yesterday, log, before_each=quiet)
 
@@ -142,6 +152,8 @@ class Benchmark:
                 self.measure_load(report, client, stack, token, yesterday)
                 quiet()  # after the real-time rows are deleted
                 self.measure_exports(report, client, stack, export_scopes, self.export_baselines(export_scopes))
+                quiet()
+                self.measure_freshness(report, client, stack, engine, env, yesterday, quiet)
             finally:
                 client.close()
         return report
@@ -207,6 +219,31 @@ class Benchmark:
                 today_row.note = past_row.note = added_row.note = str(error)
         report.rows += [today_row, past_row, added_row]
         log(f"  added by the real-time part: {added_row.cells()[1]}")
+
+    # -- freshness and capture (issue 11) ----------------------------------------------------
+
+    def measure_freshness(self, report: Report, client: ApiClient, stack: AppStack, engine: Engine,
+                          env: dict[str, str], yesterday, quiet: Callable[[], None]) -> None:
+        settings = load_settings(env)
+        core_engine = get_engine(settings.database_url)  # the app's own session settings, for fold_in
+        try:
+            log("late changes on a materialized day, folded in by the scheduler and the worker")
+            report.rows += measure_fold_lag(engine, client, stack, self.tz, yesterday, self.scale, self.sql_params, log)
+            quiet()
+            log(f"today topped up to {self.scale.today_rows:,} rows and materialized by a fold-in")
+
+            def baseline(first, last) -> Measure:
+                return Measure.of(self.time_sql(engine, OVERVIEW.baseline_sql, self.sql_params(first, last)))
+
+            report.rows += measure_today(engine, core_engine, client, settings, self.tz, yesterday, self.scale,
+                                         baseline, self.log_dir, log)
+            log("ledger writers with and without change capture")
+            with fold_log(self.log_dir) as out:
+                report.rows += measure_writers(engine, core_engine, self.database_url, settings, self.scale, quiet,
+                                               out, log)
+                fold_in_now(core_engine, settings, out)  # the writers' rows, deleted again
+        finally:
+            core_engine.dispose()
 
     # -- load -------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The processes the benchmark drives: the `wallet-analytics` CLI, gunicorn, a Dramatiq worker.
+"""The processes the benchmark drives: the `wallet-analytics` CLI, gunicorn, a Dramatiq worker,
+the scheduler.
 
 Every long-lived process runs in its own process group and is stopped with its children, on
 success, failure or Ctrl-C alike. Everything listens on and talks to 127.0.0.1 only.
@@ -191,6 +192,17 @@ class AppStack:
         if self.worker:
             self.worker.stop()
         self.start_worker()
+
+    @contextmanager
+    def scheduler(self) -> Iterator[ManagedProcess]:
+        """`wallet-analytics scheduler` beside web and worker, as the Procfile runs them, with the
+        shipped FOLD_INTERVAL_SECONDS whatever the caller's environment says; stopped on exit."""
+        env = {name: value for name, value in self.env.items() if name != "FOLD_INTERVAL_SECONDS"}
+        process = ManagedProcess("scheduler", ["scheduler"], env, self.log_dir)
+        try:
+            yield process
+        finally:
+            process.stop()
 
     def worker_processes(self) -> list[psutil.Process]:
         """The processes that run actors: Dramatiq's forked workers, not the parent that supervises
