@@ -25,7 +25,7 @@ from core.etl.job import fold_in
 from core.etl.lock import EtlAlreadyRunning
 from core.tables import analytics_changes, analytics_token_daily, purchases, wallet_ledger
 from tests.bench import dataset as ds
-from tests.bench.client import ApiClient, NotServed, time_get
+from tests.bench.client import ApiClient, RouteFailed, time_get
 from tests.bench.report import Measure, Row, Target
 from tests.bench.routes import CREDITED, DEBITED, OVERVIEW, PAID_REVENUE
 from tests.bench.scales import Scale
@@ -150,7 +150,7 @@ def overview_is_exact(client: ApiClient, engine: Engine, first: date, last: date
     """The overview over first..last equals the plain SQL over the base tables as they are now."""
     status, body = client.request("GET", OVERVIEW.path, {"from": first.isoformat(), "to": last.isoformat()})
     if status != 200:
-        raise NotServed(status)
+        raise RouteFailed(status)
     answer = json.loads(body, parse_float=Decimal)
     with engine.connect() as conn:
         credited, debited, users, revenue = conn.execute(sa.text(OVERVIEW.baseline_sql), sql_params(first, last)).one()
@@ -180,7 +180,7 @@ def measure_fold_lag(engine: Engine, client: ApiClient, stack: AppStack, tz: Zon
             committed = time.monotonic()
             try:
                 matched += overview_is_exact(client, engine, change.first, change.last, sql_params)
-            except NotServed as missing:
+            except RouteFailed as missing:
                 exact.note = str(missing)
             lag = wait_stored(engine, base_figures(engine, change.days, tz), committed)
             undo(engine, change)
@@ -256,7 +256,7 @@ def measure_today(engine: Engine, core_engine: Engine, client: ApiClient, settin
         try:
             timings = {key: time_get(client, OVERVIEW.path, {"from": first.isoformat(), "to": last.isoformat()}, **n)
                        for key, (first, last) in ranges.items()}
-        except NotServed as missing:
+        except RouteFailed as missing:
             for row in (*figures.values(), added, ratio):
                 row.note = str(missing)
         else:
