@@ -104,6 +104,16 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+def without_gap_locks(engine: Engine) -> Engine:
+    """The engine for transactions that delete captured changes (core.changes) by id: READ
+    COMMITTED on MariaDB/MySQL, so InnoDB locks the rows it deletes and never the gap at the end
+    of the log that writers' triggers append to (REPEATABLE READ's next-key locks made writers
+    wait on a fold-in). SQLite has one writer at a time anyway."""
+    if is_sqlite(engine):
+        return engine
+    return engine.execution_options(isolation_level="READ COMMITTED")
+
+
 def upsert(conn: Connection, table: sa.Table, rows: Sequence[dict], key: Iterable[str],
            insert_only: Iterable[str] = ()) -> None:
     """Insert rows, replacing every column of rows whose key already exists but the key's and

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from core import changes
 from core.aggregates import DayAggregates, composition, compute_day
 from core.dates import month_start, next_month, utc_now
-from core.dialect import insert_from_select_adding, insert_numbers, upsert
+from core.dialect import insert_from_select_adding, insert_numbers, upsert, without_gap_locks
 from core.tables import (
     analytics_daily_breakdown,
     analytics_daily_purchases,
@@ -38,8 +38,12 @@ def materialize_day(engine: Engine, day: date, tz: ZoneInfo, *, covered_until: d
     """Compute `day` (with `covered_until`, only its part before that instant) from the base
     tables and store it, deleting the captured changes it folds in: `folded`, read before this
     transaction began, or else the day's pending changes read in it (its first read, so the
-    computation sees them all). Returns what was computed."""
-    with engine.begin() as conn:
+    computation sees them all). Returns what was computed.
+
+    READ COMMITTED (core.dialect.without_gap_locks): each of the computation's reads sees at
+    least the changes read before it, and a change committed meanwhile keeps its row (only the
+    ids read are deleted), so the day is dirty again and folded in once more, never lost."""
+    with without_gap_locks(engine).begin() as conn:
         if folded is None:
             folded = changes.of_day(conn, day, tz)
         aggregates = compute_day(conn, day, tz, covered_until)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from core import changes, metrics
 from core.config import Settings
 from core.dates import days, iso_local, local_today, utc_now
+from core.dialect import without_gap_locks
 from core.errors import DomainError, describe_error
 from core.etl import runs
 from core.etl.lock import EtlLock, etl_lock, holding
@@ -94,7 +95,7 @@ def fold_in(engine: Engine, settings: Settings, *, out: TextIO | None = None,
         with engine.connect() as conn:
             plan = fold_plan(conn, tz, clock())
         if plan.dropped:
-            with engine.begin() as conn:
+            with without_gap_locks(engine).begin() as conn:
                 changes.delete(conn, plan.dropped)
         if not plan.days:
             return EtlResult(run_id=None, dates=[], expired_exports=0)
