@@ -46,6 +46,10 @@ class Settings:
     log_format: str
     log_level: str
     port: int
+    bind: str
+    web_concurrency: int
+    web_threads: int
+    web_timeout: int
     metrics_dir: Path
     metrics_allow: tuple[IPv4Network | IPv6Network, ...]
     worker_processes: int
@@ -89,7 +93,11 @@ def load_settings(
         fold_interval_seconds=_positive_int(env, "FOLD_INTERVAL_SECONDS", 10),
         log_format=_choice(env, "LOG_FORMAT", FORMATS, "text"),
         log_level=_choice(env, "LOG_LEVEL", LEVELS, "INFO", fold=str.upper),
-        port=_port(env),
+        port=(port := _port(env)),
+        bind=_bind(env.get("BIND") or f"127.0.0.1:{port}"),
+        web_concurrency=_positive_int(env, "WEB_CONCURRENCY", os.cpu_count() or 1),
+        web_threads=_positive_int(env, "WEB_THREADS", 4),
+        web_timeout=_positive_int(env, "WEB_TIMEOUT", 60),
         metrics_dir=Path(env.get("METRICS_DIR") or VAR_DIR / "metrics"),
         metrics_allow=_networks(env, "METRICS_ALLOW", "127.0.0.1/32,::1/128"),
         worker_processes=_positive_int(env, "WORKER_PROCESSES", 2),
@@ -153,6 +161,14 @@ def _networks(env: Mapping[str, str], name: str, default: str) -> tuple[IPv4Netw
         return tuple(ip_network(part.strip()) for part in raw.split(",") if part.strip())
     except ValueError as error:
         raise ConfigError(f"{name}: expected addresses or networks separated by commas ({error})") from None
+
+
+def _bind(raw: str) -> str:
+    """gunicorn's BIND: HOST:PORT ([v6]:PORT too), or unix:PATH."""
+    host, _, port = raw.rpartition(":")
+    if raw.startswith("unix:") or (host and is_ascii_digits(port, 5) and 0 < int(port) <= 65535):
+        return raw
+    raise ConfigError(f"BIND: expected HOST:PORT or unix:PATH, got {raw[:60]!r}")
 
 
 def _port(env: Mapping[str, str]) -> int:

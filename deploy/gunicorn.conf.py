@@ -1,4 +1,5 @@
-"""gunicorn settings for `wallet-analytics web`; every value can be overridden from the environment.
+"""gunicorn settings for `wallet-analytics web`, from the validated settings (core/config.py:
+BIND, PORT, WEB_CONCURRENCY, WEB_THREADS, WEB_TIMEOUT).
 
 The shipped deployment puts nginx (deploy/nginx.conf) in front: nginx holds slow and silent
 clients, reads whole requests before it passes them on and takes whole responses at once, and
@@ -7,17 +8,16 @@ thread to each connection for up to 5 s before it sends anything: see docs/relia
 what that withstands.
 """
 
-import multiprocessing
-import os
-
+from core.config import load_settings
 from web.errors import install_gunicorn_error_pages
 
+_settings = load_settings()
 # Loopback unless told otherwise: only nginx on this machine should reach gunicorn.
-bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
-threads = int(os.environ.get("WEB_THREADS", "4"))
+bind = _settings.bind
+workers = _settings.web_concurrency
+threads = _settings.web_threads
 worker_class = "gthread"
-timeout = int(os.environ.get("WEB_TIMEOUT", "60"))
+timeout = _settings.web_timeout
 graceful_timeout = 30
 keepalive = 5
 # gunicorn's parser limits, at their maximum, above nginx's (large_client_header_buffers 4 4k):

@@ -78,7 +78,8 @@ def test_version_and_examples_in_every_commands_help(capsys):
 
 def test_bad_worker_and_port_variables_are_one_line_and_exit_2(monkeypatch, capsys):
     for name, value in (("WORKER_PROCESSES", "two"), ("WORKER_THREADS", "0"), ("PORT", "70000"),
-                        ("FOLD_INTERVAL_SECONDS", "²")):
+                        ("FOLD_INTERVAL_SECONDS", "²"), ("WORKER_IDLE_POLL_MS", "²"), ("WEB_CONCURRENCY", "two"),
+                        ("WEB_THREADS", "-1"), ("WEB_TIMEOUT", "1.5"), ("BIND", "localhost"), ("LOG_FORMAT", "xml")):
         monkeypatch.setenv(name, value)
         assert main(["exports", "cleanup"]) == 2
         err = capsys.readouterr().err
