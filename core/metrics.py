@@ -12,8 +12,8 @@ are read when /metrics is scraped (`StateCollector`).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable
-from functools import cache
 from types import SimpleNamespace
 
 from core.config import PROMETHEUS_DIR_VARIABLE
@@ -22,8 +22,21 @@ from core.config import PROMETHEUS_DIR_VARIABLE
 Gauge = tuple[str, str, list[str], list[tuple[list[str], float]]]
 
 
-@cache
+_made: list[SimpleNamespace] = []
+_making = threading.Lock()
+
+
 def _metrics() -> SimpleNamespace:
+    """The metrics, made once per process (by the first of the request threads to need them:
+    making them twice would register them twice)."""
+    if not _made:
+        with _making:
+            if not _made:
+                _made.append(_make())
+    return _made[0]
+
+
+def _make() -> SimpleNamespace:
     from prometheus_client import Counter, Histogram
 
     return SimpleNamespace(

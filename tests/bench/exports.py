@@ -57,6 +57,10 @@ def export_transactions(client: ApiClient, fmt: str, scope: ExportScope,
     seconds = time.perf_counter() - started
     if body.get("status") != "ready":
         raise ExportFailed(f"export {export_id} ended {body.get('status')!r} after {seconds:.0f} s: {body}")
+    # Canceled (expired early, its file deleted), or the next equal request would get this one.
+    status, _ = client.request("DELETE", f"{EXPORTS}/{export_id}")
+    if status != 200:
+        raise ExportFailed(f"DELETE {EXPORTS}/{export_id} answered {status}")
     return ExportRun(round(seconds, 3), body.get("actual_rows"), peak_rss_mb(worker_processes()))
 
 
