@@ -156,7 +156,7 @@ def ledger_sums(conn: Connection, bounds: Bounds, *keys: sa.ColumnElement) -> li
     if not bounds:
         return []
     if _collation_would_merge(conn, bounds, keys):
-        keys = tuple(exactly(conn, key).label(key.name) if isinstance(key.type, sa.String) else key for key in keys)
+        keys = tuple(exactly(conn, key).label(key.name) if _is_free_text(key) else key for key in keys)
     rows = conn.execute(ledger_sums_query(bounds, *keys))
     return [(*key_values, int(credited), int(debited)) for *key_values, credited, debited in rows]
 
@@ -166,7 +166,7 @@ def _collation_would_merge(conn: Connection, bounds: Bounds, keys: tuple[sa.Colu
     (MySQL's default ignores case and trailing spaces). Counting the distinct texts both ways
     costs a tenth of grouping every row byte for byte, which is needed only when they differ."""
     for key in keys:
-        if isinstance(key.type, sa.String) and exactly(conn, key) is not key:
+        if _is_free_text(key) and exactly(conn, key) is not key:
             by_bytes, by_collation = conn.execute(
                 sa.select(sa.func.count(sa.distinct(exactly(conn, key))), sa.func.count(sa.distinct(key)))
                 .where(within(wallet_ledger.c.occurred_at, bounds))
@@ -174,6 +174,11 @@ def _collation_would_merge(conn: Connection, bounds: Bounds, keys: tuple[sa.Colu
             if by_bytes != by_collation:
                 return True
     return False
+
+
+def _is_free_text(key: sa.ColumnElement) -> bool:
+    """Text that may come in variants a collation folds (a reason); an enum's values cannot."""
+    return isinstance(key.type, sa.String) and not isinstance(key.type, sa.Enum)
 
 
 def add_ledger(conn: Connection, aggregates: Aggregates, bounds: Bounds) -> None:
