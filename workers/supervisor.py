@@ -19,8 +19,6 @@ import sys
 import threading
 import time
 
-from core.logs import configure_logging
-
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
@@ -74,9 +72,8 @@ def run_one(threads: int) -> int:
     """One worker process: consume until SIGTERM or SIGINT, then finish the jobs in hand."""
     import dramatiq
 
-    from workers import actors
+    from workers import actors  # sets up logging as LOG_FORMAT and LOG_LEVEL say
 
-    configure_logging()
     stop_requested = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
     signal.signal(signal.SIGINT, lambda *_: stop_requested.set())
