@@ -75,13 +75,14 @@ def is_dirty(change_start: datetime, covered_until: datetime) -> bool:
     return change_start < covered_until
 
 
-def dirty_days(minutes: Iterable[int], covered: Mapping[date, datetime], tz: ZoneInfo) -> set[date]:
-    """The stored days (each with the instant its figures cover up to) that changes touched."""
+def dirty_days(minutes: Iterable[int], covered_until: Mapping[date, datetime | None], tz: ZoneInfo) -> set[date]:
+    """The stored days that changes touched in their stored part; `covered_until` gives each
+    stored day's `covered_until` column (None: the whole day)."""
     dirty = set()
     for minute in minutes:
         start = minute_start(minute)
         day = to_local_date(start, tz)
-        if day in covered and is_dirty(start, covered[day]):
+        if day in covered_until and is_dirty(start, covered_until[day] or day_bounds(day, day, tz)[1]):
             dirty.add(day)
     return dirty
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from core import changes
 from core.aggregates import DayAggregates, PurchaseTotals, ReferralTotals, Volume, compute_day, money
 from core.config import Settings
-from core.dates import day_bounds, month_start, next_month
+from core.dates import month_start, next_month
 from core.etl.job import run_etl
 from core.etl.lock import etl_lock, holding
 from core.etl.plan import partial_days_of
@@ -66,9 +66,8 @@ def verify(engine: Engine, tz: ZoneInfo, first: date | None = None, last: date |
         stored_days = dict(conn.execute(query).all())
         if not stored_days:
             return Verification(0, [], [])
-        covered = {day: until or day_bounds(day, day, tz)[1] for day, until in stored_days.items()}
         dirty = changes.dirty_days(
-            changes.pending_minutes(conn, min(stored_days), max(stored_days), tz), covered, tz)
+            changes.pending_minutes(conn, min(stored_days), max(stored_days), tz), stored_days, tz)
         differences = []
         token_rows = {row.date: row for row in conn.execute(
             sa.select(analytics_token_daily).where(daily.date.in_(sorted(stored_days))))}

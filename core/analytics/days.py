@@ -105,6 +105,6 @@ def read_range(conn: Connection, first: date, last: date, tz: ZoneInfo) -> Store
               for day, credited, debited, revenue, version, covered_until in rows}
     dirty: frozenset[date] = frozenset()
     if stored:
-        covered = {day: s.covered_until or day_bounds(day, day, tz)[1] for day, s in stored.items()}
-        dirty = frozenset(changes.dirty_days(changes.pending_minutes(conn, first, last, tz), covered, tz))
+        covered_until = {day: stored_day.covered_until for day, stored_day in stored.items()}
+        dirty = frozenset(changes.dirty_days(changes.pending_minutes(conn, first, last, tz), covered_until, tz))
     return StoredRange(first, last, stored, dirty)

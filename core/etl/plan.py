@@ -114,9 +114,8 @@ def fold_plan(conn: Connection, tz: ZoneInfo, now: datetime) -> FoldPlan:
         .where(sa.or_(daily.date.in_(sorted(pending)), daily.covered_until.is_not(None)))
     ).all())
     plan = FoldPlan()
-    covered = {day: until or day_bounds(day, day, tz)[1] for day, until in stored.items()}
     for day in changes.dirty_days((change.minute for day_changes in pending.values() for change in day_changes),
-                                  covered, tz):
+                                  stored, tz):
         plan.days.setdefault(day, covered_until(day, tz, now))
     for day, until in stored.items():
         target = covered_until(day, tz, now)

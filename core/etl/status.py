@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core import changes
-from core.dates import day_bounds, days, to_local_date
+from core.dates import days, to_local_date
 from core.etl import runs
 from core.etl.lock import EtlLock
 from core.etl.plan import earliest_ledger_day, materialized_days
@@ -71,6 +71,6 @@ def _dirty_days(conn, tz: ZoneInfo) -> list[date]:
     minutes = set(conn.execute(sa.select(analytics_changes.c.minute).distinct()).scalars())
     touched = {to_local_date(changes.minute_start(minute), tz) for minute in minutes}
     daily = analytics_token_daily.c
-    covered = {day: until or day_bounds(day, day, tz)[1] for day, until in conn.execute(
-        sa.select(daily.date, daily.covered_until).where(daily.date.in_(sorted(touched))))}
-    return sorted(changes.dirty_days(minutes, covered, tz))
+    covered_until = dict(conn.execute(
+        sa.select(daily.date, daily.covered_until).where(daily.date.in_(sorted(touched)))).all())
+    return sorted(changes.dirty_days(minutes, covered_until, tz))
