@@ -43,14 +43,15 @@ MAX_USER_ID_TEXT_DIGITS = 18
 
 
 # A filter's parser has the signature of the analytics parameters' (core.analytics.params.Parser):
-# the raw value, then its name for the message.
+# the raw value, then its name as the caller's message shows it (`filters.user_id` in an export's
+# body, `user_id` as a query parameter).
 FilterParser = Callable[[object, str], object]
 
 
 def _enum(*values: str) -> FilterParser:
     def parse(raw: object, name: str) -> str:
         if raw not in values:
-            raise ValidationError(f"filters.{name} must be one of {', '.join(values)}; got {excerpt(repr(raw))}")
+            raise ValidationError(f"{name} must be one of {', '.join(values)}; got {excerpt(repr(raw))}")
         return raw
 
     parse.choices = values  # what the OpenAPI document lists
@@ -64,13 +65,13 @@ def parse_user_id(raw: object, name: str) -> int:
     elif isinstance(raw, float) and raw.is_integer():
         raw = int(raw)  # 42.0 is the JSON integer 42 (JSON Schema agrees)
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_USER_ID:
-        raise ValidationError(f"filters.{name} must be a positive integer user id; got {excerpt(repr(raw))}")
+        raise ValidationError(f"{name} must be a positive integer user id; got {excerpt(repr(raw))}")
     return raw
 
 
 def parse_code(raw: object, name: str) -> str:
     if not isinstance(raw, str) or not raw or len(raw) > MAX_CODE_LENGTH:
-        raise ValidationError(f"filters.{name} must be a non-empty string of at most {MAX_CODE_LENGTH} characters")
+        raise ValidationError(f"{name} must be a non-empty string of at most {MAX_CODE_LENGTH} characters")
     return raw
 
 
