@@ -4,6 +4,7 @@ import { apiGet, whenUnauthorized } from "./api.js";
 import { apiSchema } from "./schema.js";
 import { compositionPanel } from "./composition.js";
 import { presetRange, rangeProblem } from "./dates.js";
+import { drilldownPanel } from "./drilldown.js";
 import { exportsPanel } from "./exports.js";
 import { featuresPanel } from "./features.js";
 import { kpisPanel } from "./kpis.js";
@@ -23,6 +24,7 @@ let meta = null;
 let state = null;
 let panels = null;
 let exportsView = null;
+let drilldown = null;
 let campaigns = [];
 let schema = null;
 
@@ -71,7 +73,8 @@ function showRangeProblem(problem) {
 function loadEverything() {
   writeUrl();
   showControls();
-  exportsView.setContext({ range: state.range, campaigns, datasets: schema.datasets });
+  exportsView.setContext({ range: state.range, campaigns, datasets: schema.datasets, exportTypes: schema.exportTypes });
+  drilldown.close();
   for (const load of Object.values(panels)) load(state);
 }
 
@@ -85,6 +88,7 @@ function setRange(range) {
 
 function change(key, value, panel) {
   state[key] = value;
+  if (key !== "campaign") drilldown.close();
   writeUrl();
   showControls();
   panels[panel](state);
@@ -130,6 +134,7 @@ function wireControls() {
     promotions: promotionsPanel(),
   };
   exportsView = exportsPanel();
+  drilldown = drilldownPanel(() => state, (dataset, filters) => exportsView.prefill(dataset, filters));
 
   whenUnauthorized((error) => showSignIn(`Signed out: ${error.message}. Paste a valid admin token.`));
   $("#sign-in-form").addEventListener("submit", (event) => {

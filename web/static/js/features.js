@@ -1,6 +1,7 @@
 // Feature breakdown as bars drawn with plain elements: the numbers stay text, readable and testable.
 import { apiGet } from "./api.js";
 import { el, panelLoader, table } from "./dom.js";
+import { drillButton } from "./drilldown.js";
 import { formatInteger } from "./format.js";
 
 function barCell(key, value, max) {
@@ -16,7 +17,7 @@ export function featuresPanel() {
     const max = Math.max(0, ...items.flatMap((item) => [item.credited, item.debited]));
     table(panel.querySelector("#features-table"), [["Feature"], ["Credited", "num"], ["Debited", "num"]],
       items.map((item) => el("tr", { dataset: { feature: item.feature } },
-        el("th", { scope: "row", text: item.feature }),
+        el("th", { scope: "row" }, drillButton("feature", item.feature, item.feature, `Transactions of ${item.feature}`)),
         barCell("credited", item.credited, max),
         barCell("debited", item.debited, max))));
     return items.length ? null : "No feature had token activity in this range.";

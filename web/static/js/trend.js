@@ -1,6 +1,7 @@
 // Trend chart (Chart.js, vendored) with its numbers also as a table for keyboard and screen readers.
 import { apiGet } from "./api.js";
 import { el, panelLoader, table } from "./dom.js";
+import { drillButton } from "./drilldown.js";
 import { formatInteger, formatRupees } from "./format.js";
 
 const COLOURS = { credited: "#2f7d5b", debited: "#c4553a", net: "#2d4e8a" };
@@ -33,6 +34,9 @@ export function trendPanel() {
         interaction: { mode: "index", intersect: false },
         scales: { x: { ticks: { maxRotation: 0, autoSkipPadding: 12 } } },
         plugins: { legend: { position: "bottom" } },
+        // A click on a bucket opens its transactions (drilldown.js).
+        onClick: (_, elements) => elements.length && canvas.dispatchEvent(new CustomEvent("drill", {
+          bubbles: true, detail: { what: "bucket", value: chart.data.labels[elements[0].index] } })),
       },
     });
   };
@@ -41,7 +45,7 @@ export function trendPanel() {
     table(panel.querySelector("#trend-table"),
       [["Period"], ["Credited", "num"], ["Debited", "num"], ["Net", "num"], ["Active users", "num"], ["Revenue", "num"]],
       series.map((point) => el("tr", { dataset: { date: point.date } },
-        el("th", { scope: "row", text: point.date }),
+        el("th", { scope: "row" }, drillButton("bucket", point.date, point.date, `Transactions of ${point.date}`)),
         ["credited", "debited", "net", "active_users"].map((key) =>
           el("td", { class: "num", dataset: { key, value: String(point[key]) }, text: formatInteger(point[key]) })),
         el("td", { class: "num", dataset: { key: "revenue_in_inr", value: String(point.revenue_in_inr) },
