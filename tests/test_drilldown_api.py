@@ -195,3 +195,16 @@ def test_paging_through_every_page_gives_exactly_the_unpaged_rows(db, settings, 
             TRANSACTIONS.select(parsed.filters, ["id"], settings.report_timezone))]
     assert [row["id"] for page in pages for row in page] == unpaged
     assert all(len(page) == limit for page in pages[:-1]) and len(pages[-1]) <= limit
+
+
+def test_a_reason_matches_byte_for_byte_as_the_features_panel_groups_it(db, settings, client, admin_headers):
+    f.add_user(db, 2)
+    exact = f.add_transaction(db, 2, "2025-11-02 10:00:00", reason="purchase")
+    for variant in ("Purchase", "purchase ", "PURCHASE"):
+        f.add_transaction(db, 2, "2025-11-02 10:00:00", reason=variant)
+    rows = _page(client, admin_headers, **RANGE, reason="purchase")["transactions"]
+    assert [row["id"] for row in rows] == [exact]
+    with db.begin() as conn:
+        record, _ = records.create_export(conn, settings, 1, parse_request(
+            {"dataset": "transactions", "filters": {**RANGE, "reason": "purchase"}}))
+    assert record["estimated_rows"] == 1  # the export's count reads the same filter

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from core.dates import day_bounds
+from core.dialect import equals_exactly_anywhere
 from core.errors import ValidationError, excerpt
 from core.exports.writers import Layout
 from core.numbers import is_ascii_digits
@@ -80,6 +81,13 @@ class Filter:
     column: sa.ColumnElement
     parse: FilterParser
     indexed: bool = False  # an index leads with the column: the database should pick its plan
+
+    def matches(self, value: object) -> sa.ColumnElement[bool]:
+        # Free text (a reason, a feature, a campaign id) is compared byte for byte, as the analytics
+        # compare it: MySQL's collation would also match other letter cases and trailing spaces.
+        if self.parse is parse_code:
+            return equals_exactly_anywhere(self.column, value)
+        return self.column == value
 
 
 @dataclass(frozen=True)
@@ -154,7 +162,7 @@ class Dataset:
             query = query.where(self.timestamp >= start, self.timestamp < end)
         for name, value in filters.items():
             if name in self.filters:
-                query = query.where(self.filters[name].column == value)
+                query = query.where(self.filters[name].matches(value))
         return query
 
 
