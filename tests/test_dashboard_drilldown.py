@@ -107,7 +107,7 @@ def shown_range(page) -> dict:
 def drilled(page):
     """The drill-down once its page of rows has arrived."""
     panel = page.locator('[data-panel="drilldown"]')
-    expect(panel).to_be_visible()
+    expect(panel).not_to_have_attribute("data-state", "closed")
     page.wait_for_function(PANELS_SETTLED)
     return panel
 
@@ -192,7 +192,8 @@ def test_a_trend_bucket_opens_the_transactions_of_its_days_within_the_range(page
 
     # The chart's bars open their bucket too.
     page.click("#drilldown-close")
-    expect(panel).to_be_hidden()
+    expect(panel).to_have_attribute("data-state", "closed")
+    expect(panel.locator("#drilldown-table")).to_be_hidden()
     page.locator("#trend-chart").scroll_into_view_if_needed()
     box = page.locator("#trend-chart").bounding_box()
     page.mouse.click(box["x"] + box["width"] - 30, box["y"] + box["height"] / 2)

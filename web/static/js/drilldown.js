@@ -3,13 +3,14 @@
 // filters to the export form.
 import { apiGet } from "./api.js";
 import { addDays } from "./dates.js";
-import { el, panelLoader, table } from "./dom.js";
+import { el, panelLoader, setPanelState, table } from "./dom.js";
 import { formatInteger, formatTimestamp } from "./format.js";
 
 export const DATASET = "transactions";
 const PAGE_SIZE = 50;
 // What a top user's metric counts: spend is their debits, earn their credits, net both.
 const METRIC_DIRECTION = { spend: "debit", earn: "credit" };
+const HINT = "Click a feature, a top user or a trend period to see its transactions.";
 
 // A button that opens the drill-down; `what` is feature, user or bucket, `value` what was clicked.
 export function drillButton(what, value, text, description) {
@@ -91,7 +92,6 @@ export function drilldownPanel(currentState, exportThese) {
     opened = drillFilters(what, value, currentState());
     cursors = [null];
     page = 0;
-    panel.hidden = false;
     panel.querySelector("#drilldown-title").textContent = `Transactions · ${opened.title}`;
     panel.querySelector("#drilldown-filters").textContent = filtersText(opened.filters);
     show();
@@ -101,8 +101,8 @@ export function drilldownPanel(currentState, exportThese) {
 
   function close() {
     opened = null;
-    panel.hidden = true;
-    panel.dataset.state = "closed";
+    panel.querySelector("#drilldown-title").textContent = "Transactions";
+    setPanelState(panel, "closed", HINT);
   }
 
   document.addEventListener("click", (event) => {
