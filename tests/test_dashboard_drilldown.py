@@ -220,6 +220,30 @@ def test_export_these_fills_the_export_form_and_makes_that_export(page, server, 
     assert export["actual_rows"] == len(every_transaction(server, token, **shown, reason=feature))
 
 
+def test_a_failing_drilldown_says_why_and_a_late_answer_does_not_reopen_it(page):
+    page.route("**/api/v1/admin/analytics/transactions?*", lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body='{"error": {"code": "service_unavailable", "message": "Database unavailable; retry"}}'))
+    page.locator("#features-table button.drill").first.click()
+    panel = page.locator('[data-panel="drilldown"]')
+    expect(panel).to_have_attribute("data-state", "error")
+    expect(panel.locator(".panel-status")).to_have_text("The API answered 503 service_unavailable: Database unavailable; retry")
+    expect(panel.locator("#drilldown-table")).to_be_hidden()
+
+    page.unroute("**/api/v1/admin/analytics/transactions?*")
+    held = []
+    page.route("**/api/v1/admin/analytics/transactions?*", lambda route: held.append(route))
+    page.locator("#features-table button.drill").first.click()
+    expect(panel).to_have_attribute("data-state", "loading")
+    page.click("#drilldown-close")
+    with page.expect_response("**/api/v1/admin/analytics/transactions?*") as late:
+        held[0].continue_()
+    late.value.finished()
+    page.evaluate("() => new Promise((resolve) => setTimeout(resolve, 100))")  # the page has read it
+    assert panel.get_attribute("data-state") == "closed"
+    expect(panel.locator("#drilldown-table")).to_be_hidden()
+
+
 # --- the exports panel -------------------------------------------------------------------------
 
 def admin_page(browser, server, user_id):

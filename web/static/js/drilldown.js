@@ -3,7 +3,7 @@
 // filters to the export form.
 import { apiGet } from "./api.js";
 import { addDays } from "./dates.js";
-import { el, panelLoader, setPanelState, table } from "./dom.js";
+import { el, errorText, setPanelState, table } from "./dom.js";
 import { formatInteger, formatTimestamp } from "./format.js";
 
 export const DATASET = "transactions";
@@ -70,7 +70,9 @@ export function drilldownPanel(currentState, exportThese) {
   let cursors = [null]; // the cursor of every page seen so far; the last is the next page's
   let page = 0;
 
-  const load = panelLoader(panel, ({ transactions, next_cursor: nextCursor }) => {
+  let asked = 0; // answers to an earlier question, or arriving after a close, are dropped
+
+  const render = ({ transactions, next_cursor: nextCursor }) => {
     cursors = [...cursors.slice(0, page + 1), nextCursor];
     table(panel.querySelector("#drilldown-table"),
       [["Time"], ["User"], ["Reason"], ["Type"], ["Direction"], ["Amount", "num"], ["Regular after", "num"],
@@ -80,12 +82,21 @@ export function drilldownPanel(currentState, exportThese) {
       ? `Page ${page + 1} · rows ${formatInteger(first)}–${formatInteger(first + transactions.length - 1)}` : "";
     previous.disabled = page === 0;
     next.disabled = !nextCursor;
-    return transactions.length ? null : "No transactions match.";
-  });
+    setPanelState(panel, transactions.length ? "ready" : "empty", transactions.length ? "" : "No transactions match.");
+  };
 
-  const show = () => {
+  const show = async () => {
+    const mine = ++asked;
     previous.disabled = next.disabled = true;
-    load(() => apiGet(`/${DATASET}`, { ...opened.filters, limit: PAGE_SIZE, cursor: cursors[page] }));
+    setPanelState(panel, "loading", "Loading…");
+    try {
+      const body = await apiGet(`/${DATASET}`, { ...opened.filters, limit: PAGE_SIZE, cursor: cursors[page] });
+      if (mine === asked) render(body);
+    } catch (error) {
+      if (mine !== asked || error.status === 401) return;
+      previous.disabled = page === 0; // Previous leads back to the page shown before
+      setPanelState(panel, "error", errorText(error));
+    }
   };
 
   function open(what, value) {
@@ -100,6 +111,7 @@ export function drilldownPanel(currentState, exportThese) {
   }
 
   function close() {
+    asked += 1;
     opened = null;
     panel.querySelector("#drilldown-title").textContent = "Transactions";
     setPanelState(panel, "closed", HINT);
