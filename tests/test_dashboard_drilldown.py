@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 import urllib.request
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import orjson
@@ -18,8 +19,6 @@ import sqlalchemy as sa
 
 from core.config import load_settings
 from core.db import get_engine
-from core.exports import records
-from core.exports.validation import parse_request
 from core.tables import EXPORT_TYPES, users
 from tests.conftest import IN_CI, JWT_SECRET, make_token
 from tests.dashboard_harness import CHROMIUM, PANELS_SETTLED, api_get, launch_chromium, open_signed_in, run_cli, served
@@ -314,23 +313,53 @@ def test_a_created_export_turns_ready_in_place_and_the_message_follows(browser, 
     page.close()
 
 
-def test_cancel_stops_a_preparing_export_and_expires_a_ready_one(browser, server, stack):
+@contextmanager
+def users_exports_held(engine):
+    """A write lock on `wallets` holds a worker in the middle of a users export (its query joins
+    users with their wallets), as tests/test_exports_faults.py does: a real export, really running."""
+    with engine.connect() as blocker:
+        blocker.exec_driver_sql("LOCK TABLES wallets WRITE")
+        try:
+            yield
+        finally:
+            blocker.exec_driver_sql("UNLOCK TABLES")
+
+
+def wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached in {WAIT_SECONDS} s")
+        time.sleep(0.05)
+
+
+def a_users_export_is_blocked(engine) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+            "WHERE state LIKE '%lock%' AND info LIKE 'SELECT%FROM users%'")).scalar() > 0
+
+
+def test_cancel_stops_a_running_export_and_expires_a_ready_one(browser, server, stack):
+    engine, export_dir = stack["engine"], stack["settings"].export_dir
     token = make_token(sub=str(EXPORTS_ADMIN))
     ready = wait_ready(server, token, post_export(server, token, {"dataset": "users", "columns": ["id", "email"]})
                        ["export_id"])
     assert ready["status"] == "ready"
-    # One recorded but not yet taken by a worker (as when the workers are busy): it stays preparing.
-    with stack["engine"].begin() as conn:
-        preparing, _ = records.create_export(conn, stack["settings"], EXPORTS_ADMIN, parse_request(
-            {"dataset": "users", "columns": ["id", "username"]}))
-    page, _ = admin_page(browser, server, EXPORTS_ADMIN)
-
-    row = page.locator(f'#exports-table tr[data-export-id="{preparing["id"]}"]')
-    expect(row).to_have_attribute("data-status", "preparing")
-    row.get_by_role("button", name="Cancel").click()
-    expect(row).to_have_attribute("data-status", "canceled")
-    expect(row.get_by_role("button", name="Cancel")).to_have_count(0)
-    assert live(server, token, f"/exports/{preparing['id']}")["status"] == "canceled"
+    with users_exports_held(engine):
+        running = post_export(server, token, {"dataset": "users", "columns": ["id", "username"]})["export_id"]
+        wait_for(lambda: a_users_export_is_blocked(engine), "the worker waiting on its query")
+        page, _ = admin_page(browser, server, EXPORTS_ADMIN)
+        row = page.locator(f'#exports-table tr[data-export-id="{running}"]')
+        expect(row).to_have_attribute("data-status", "preparing")
+        row.get_by_role("button", name="Cancel").click()
+        expect(row).to_have_attribute("data-status", "canceled")
+        expect(row.get_by_role("button", name="Cancel")).to_have_count(0)
+    # The worker goes on once the lock is gone, finds its export canceled and keeps no file.
+    # Its temporary file (made before the query) goes only when the worker is done with it.
+    wait_for(lambda: not a_users_export_is_blocked(engine) and not list(export_dir.glob(f"*{running}*")),
+             "the worker done with the canceled export, leaving no file")
+    assert live(server, token, f"/exports/{running}")["status"] == "canceled"
 
     row = page.locator(f'#exports-table tr[data-export-id="{ready["export_id"]}"]')
     row.get_by_role("button", name="Cancel").click()
@@ -338,7 +367,7 @@ def test_cancel_stops_a_preparing_export_and_expires_a_ready_one(browser, server
     expect(row.get_by_role("link", name="Download")).to_have_count(0)
     status = live(server, token, f"/exports/{ready['export_id']}")
     assert (status["status"], status["download_url"]) == ("expired", None)
-    assert not (stack["settings"].export_dir / f"{ready['export_id']}.csv").exists()
+    assert not (export_dir / f"{ready['export_id']}.csv").exists()
     page.close()
 
 
