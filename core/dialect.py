@@ -12,8 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from pymysql.constants import CLIENT
 from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.ext.compiler import compiles
 
 UNSIGNED_BIGINT = sa.BigInteger().with_variant(mysql.BIGINT(unsigned=True), "mysql", "mariadb")
 UNSIGNED_INT = sa.Integer().with_variant(mysql.INTEGER(unsigned=True), "mysql", "mariadb")
