@@ -423,6 +423,29 @@ def test_notification_state_reads_the_webhook_attempts_and_a_missing_field_as_no
     expect(page.locator("#exports-table thead")).to_contain_text("Notifications")
 
 
+def test_a_row_shows_its_notification_state_once_the_api_reports_it(browser, server):
+    """The lifecycle work adds `notifications` to each export; until then the API has none, so the
+    field is added here to the API's own answer."""
+    token = make_token(sub=str(EXPORTS_ADMIN))
+    wait_ready(server, token, post_export(server, token, {"dataset": "users", "columns": ["email"]})["export_id"])
+    page, _ = admin_page(browser, server, EXPORTS_ADMIN)
+    attempts = [{"event": "export.ready", "attempt": n, "status_code": 500, "error": None,
+                 "attempted_at": f"2025-11-01T10:0{n}:00+05:30", "delivered": False} for n in (1, 2)]
+
+    def with_notifications(route):
+        body = route.fetch().json()
+        body["exports"][0]["notifications"] = attempts
+        route.fulfill(json=body)
+
+    page.route("**/api/v1/admin/analytics/exports", with_notifications)
+    page.click("#exports-refresh")
+    page.wait_for_function(PANELS_SETTLED)
+    cells = page.locator("#exports-table tbody td.notifications").all_inner_texts()
+    assert cells[0] == "webhook retrying (2)"
+    assert set(cells[1:]) <= {""}  # no field, no webhooks
+    page.close()
+
+
 def test_the_type_choices_are_the_apis(page):
     shown = page.locator('#export-type input[name="type"]').evaluate_all("(nodes) => nodes.map((n) => n.value)")
     assert shown == list(EXPORT_TYPES)
