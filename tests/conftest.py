@@ -151,9 +151,10 @@ def broker(settings):
 @pytest.fixture
 def client(settings, broker):
     from web.app import create_app
-    from workers.enqueue import export_enqueuer
+    from workers.enqueue import export_enqueuer, webhook_enqueuer
 
-    return falcon.testing.TestClient(create_app(settings, enqueue_export=export_enqueuer(broker)))
+    return falcon.testing.TestClient(create_app(settings, enqueue_export=export_enqueuer(broker),
+                                                enqueue_webhook=webhook_enqueuer(broker)))
 
 
 def make_token(sub="1", scope="admin", secret=JWT_SECRET, **claims):

@@ -87,7 +87,7 @@ def _seed_exports(engine, settings) -> list[str]:
                                            "columns": ["id", "amount"]})["id"]
     failed = _export(engine, settings, {"type": "json", "dataset": "users"})["id"]
     with engine.begin() as conn:
-        records.fail_export(conn, failed, "Export failed (OperationalError); quote the export id when reporting it")
+        records.fail_export(conn, settings, failed, "Export failed (OperationalError); quote the export id when reporting it")
     expired = _ready_export(engine, settings, "json")["id"]
     with engine.begin() as conn:
         conn.execute(sa.update(analytics_exports).where(analytics_exports.c.id == expired)
