@@ -164,7 +164,8 @@ def cmd_web(settings: Settings, args) -> int:
 def cmd_worker(settings: Settings, args) -> int:
     from workers.supervisor import supervise
 
-    return supervise(args.processes or settings.worker_processes, args.threads or settings.worker_threads)
+    return supervise(args.processes or settings.worker_processes, args.threads or settings.worker_threads,
+                     webhooks=settings.export_webhook_url is not None)
 
 
 def cmd_serve(settings: Settings, args) -> int:

@@ -40,6 +40,8 @@ WEBHOOK_MAX_AGE_MS = int(webhooks.DELIVERY_WINDOW.total_seconds() * 1000)
 ETL_QUEUE = "etl"
 NIGHTLY_ETL = "nightly_etl"
 FOLD_CHANGES = "fold_changes"
+# What the job workers consume; the webhooks queue has workers of its own.
+JOB_QUEUES = (EXPORTS_QUEUE, ETL_QUEUE)
 QUEUED_ETL = "queued_etl"
 # A failed ETL is recorded and picked up by the next night's run; an immediate retry would
 # fail the same way. A full backfill may take a while: Dramatiq's default limit is 10 minutes.

@@ -209,13 +209,14 @@ def _describe(req, resp, opened: OpenedFile, export_id: str) -> Span | None:
     """The headers of a download, and the byte range it answers (None: the whole file; raises
     HTTPRangeNotSatisfiable for a range past the end)."""
     etag, modified = entity_tag(export_id, opened.size), http_date(opened.modified)
+    # First: a 416 is an error in the API's JSON shape, without the file's headers.
+    span = requested_span(req.get_header("Range"), req.get_header("If-Range"), (etag, modified), opened.size)
     resp.content_type = CONTENT_TYPES[opened.export_type]
     resp.downloadable_as = opened.attachment_name
     resp.set_header("Cache-Control", "private, no-store")
     resp.set_header("Accept-Ranges", "bytes")
     resp.set_header("ETag", etag)
     resp.set_header("Last-Modified", modified)
-    span = requested_span(req.get_header("Range"), req.get_header("If-Range"), (etag, modified), opened.size)
     if span is not None:
         resp.status = falcon.HTTP_206
         resp.set_header("Content-Range", span.content_range)
