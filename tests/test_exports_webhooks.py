@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import jsonschema
 import pytest
 import sqlalchemy as sa
 
@@ -15,11 +16,13 @@ from core.tables import analytics_export_events, analytics_exports
 from tests import factories as f
 from tests.exports_support import EXPORTS, create, wait_until_done
 from tests.webhook_receiver import Receiver, verify_signature, wait_for
+from web.openapi import DOCUMENT
 from workers.enqueue import webhook_enqueuer
 from workers.jobs import clean_up_exports
 
 SECRET = "webhook-secret-for-the-tests-" + "w" * 20
 EVENT_TYPES = ("export.ready", "export.failed", "export.canceled", "export.expired")
+COMPONENTS = {"components": DOCUMENT["components"]}  # the document's schema of an event
 NOT_IN_EVENTS = ("download_url", "notifications", "downloads", "download_count")
 
 
@@ -125,6 +128,7 @@ def test_ready_failed_canceled_and_expired_each_send_exactly_one_event(
     assert sorted(by_type) == sorted(EVENT_TYPES) and len(receiver.received) == 4
     for received in receiver.received:
         verify_signature(received, SECRET)
+        jsonschema.validate(received.event, {"$ref": "#/components/schemas/ExportEvent", **COMPONENTS})
     assert by_type["export.ready"]["data"]["export"]["export_id"] == expiring["export_id"]
     assert by_type["export.expired"]["data"]["export"]["export_id"] == expiring["export_id"]
     assert by_type["export.expired"]["data"]["export"]["status"] == "expired"
