@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import jsonschema
+import jsonschema_rs
 import pytest
 import sqlalchemy as sa
 
@@ -128,7 +128,7 @@ def test_ready_failed_canceled_and_expired_each_send_exactly_one_event(
     assert sorted(by_type) == sorted(EVENT_TYPES) and len(receiver.received) == 4
     for received in receiver.received:
         verify_signature(received, SECRET)
-        jsonschema.validate(received.event, {"$ref": "#/components/schemas/ExportEvent", **COMPONENTS})
+        jsonschema_rs.validate({"$ref": "#/components/schemas/ExportEvent", **COMPONENTS}, received.event)
     assert by_type["export.ready"]["data"]["export"]["export_id"] == expiring["export_id"]
     assert by_type["export.expired"]["data"]["export"]["export_id"] == expiring["export_id"]
     assert by_type["export.expired"]["data"]["export"]["status"] == "expired"
