@@ -3,9 +3,16 @@ Dramatiq workers, the signature checked with the secret as a receiver would."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import jsonschema_rs
+import psutil
 import pytest
 import sqlalchemy as sa
 
@@ -14,6 +21,7 @@ from core.exports import records, webhooks
 from core.exports.validation import parse_request
 from core.tables import analytics_export_events, analytics_exports
 from tests import factories as f
+from tests.bench.services import PROJECT_ROOT
 from tests.exports_support import EXPORTS, create, wait_until_done
 from tests.webhook_receiver import Receiver, verify_signature, wait_for
 from web.openapi import DOCUMENT
@@ -198,8 +206,6 @@ def test_exports_are_generated_while_the_receiver_is_down_or_slow(
 
 
 def test_without_a_webhook_url_there_are_no_events(client, admin_headers, db, worker, settings, env):
-    from dataclasses import replace
-
     quiet = replace(settings, export_webhook_url=None, webhook_secret=None)
     f.add_user(db, 2)
     export_id = _preparing_without_a_job(db, quiet, {"dataset": "users"})
@@ -207,3 +213,24 @@ def test_without_a_webhook_url_there_are_no_events(client, admin_headers, db, wo
         records.cancel_export(conn, quiet, 1, export_id)
     with db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(analytics_export_events)).scalar_one() == 0
+
+
+def test_the_worker_service_runs_webhooks_in_a_process_of_their_own(env):
+    """`wallet-analytics worker --processes 1` with a webhook URL: one process for the jobs' queues,
+    one for the webhooks queue."""
+    service = subprocess.Popen(
+        [str(Path(sys.executable).parent / "wallet-analytics"), "worker", "--processes", "1", "--threads", "1"],
+        cwd=PROJECT_ROOT, env={**os.environ, **env}, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        children = wait_for(lambda: len(found := psutil.Process(service.pid).children()) == 2 and found,
+                            "two worker processes")
+        queues = sorted(child.cmdline()[child.cmdline().index("--queues") + 1] for child in children)
+        assert queues == ["exports,etl", "webhooks"]
+        service.terminate()
+        assert service.wait(30) == 0
+    finally:
+        if service.poll() is None:
+            os.killpg(service.pid, signal.SIGKILL)
+            service.wait()
