@@ -151,9 +151,10 @@ class Download:
     """A signed link is its own credential (the spec's `curl -O` sends no token).
 
     Behind nginx (EXPORT_ACCEL_PREFIX set) the app only checks the link and names the file: nginx
-    sends it from its internal location (and answers Range and HEAD itself), so a client reading
-    slowly holds an nginx connection, not an app thread. Without it the app streams the file
-    itself. Every request whose signature checks out is audited (`core.exports.downloads`).
+    sends it from its internal location (and answers a Range itself), so a client reading slowly
+    holds an nginx connection, not an app thread. Without it the app streams the file itself. HEAD
+    is answered by the app either way. Every request whose signature checks out is audited
+    (`core.exports.downloads`) with what it sends.
     """
 
     public = True
@@ -185,11 +186,16 @@ class Download:
             opened.stream.close()
             audit(416, 0)
             raise
+        self._send(resp, opened, span, audit, head=head)
+
+    def _send(self, resp, opened: OpenedFile, span: Span | None, audit: Callable[[int, int | None], None], *,
+              head: bool) -> None:
+        """Hand the bytes over, and audit what goes: nothing for HEAD; behind nginx, what nginx is
+        told to send (the file, or the range it answers itself); else the app's counted stream."""
         start, length = (span.start, span.length) if span else (0, opened.size)
         status = 206 if span else 200
         if head or self._settings.export_accel_prefix:
             opened.stream.close()
-            # nginx is trusted to send what it was told: the file, or the range it answers itself.
             audit(status, 0 if head else length)
             if not head:
                 resp.set_header("X-Accel-Redirect", f"{self._settings.export_accel_prefix}{opened.file_name}")
