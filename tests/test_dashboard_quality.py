@@ -322,12 +322,15 @@ def comparison(first: date, last: date, today: date):
         f"vs previous {days} day{'s' if days != 1 else ''}"
 
 
-@pytest.mark.parametrize("preset", ["30d", "7d", "this-month", "last-month", "custom"])
+@pytest.mark.parametrize("preset", ["30d", "7d", "this-month", "last-month", "days-ago", "month-start"])
 def test_kpi_changes_compare_like_with_like_and_say_so(page, server, token, preset):
     today = meta_today(server, token)
-    if preset == "custom":
-        page.fill("#range-from", str(today - timedelta(days=40)))
-        page.fill("#range-to", str(today - timedelta(days=12)))
+    month_before = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    typed = {"days-ago": (today - timedelta(days=40), today - timedelta(days=12)),
+             "month-start": (month_before, month_before + timedelta(days=9))}
+    if preset in typed:
+        page.fill("#range-from", str(typed[preset][0]))
+        page.fill("#range-to", str(typed[preset][1]))
         page.click("#range-form button")
     else:
         page.click(f'[data-preset="{preset}"]')
