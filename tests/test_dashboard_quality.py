@@ -16,6 +16,8 @@ from urllib.parse import parse_qs, urlparse
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import IN_CI, JWT_SECRET, make_token
 from tests.dashboard_harness import CHROMIUM, PANELS_SETTLED, api_get, demo_server, launch_chromium, open_signed_in
@@ -523,3 +525,46 @@ def test_back_and_forward_restore_each_view(page, server, token):
         shows(query, dates)
     body = live(server, token, "/promotions", campaign_id=campaign, **shown_range(page))
     assert data_values(page, '#promotions-stats dd[data-key="total_referrals"]') == [str(body["total_referrals"])]
+
+
+# --- the page's date rules against the same rules written here ------------------------------
+
+@pytest.fixture(scope="module")
+def dates_module(browser, server, token):
+    page = open_signed_in(browser, server, token)
+    page.evaluate("async () => { window.datesUnderTest = await import('/admin/js/dates.js'); }")
+    yield page
+    page.close()
+
+
+days_near = st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=days_near, length=st.integers(0, 365), today=days_near)
+def test_the_page_compares_the_ranges_this_test_computes(dates_module, first, length, today):
+    last = first + timedelta(days=length)
+    shown = dates_module.evaluate("([from, to, today]) => datesUnderTest.comparison({ from, to }, today)",
+                                  [str(first), str(last), str(today)])
+    expected = comparison(first, last, today)
+    if expected is None:
+        assert shown is None
+        return
+    (c_first, c_last), (p_first, p_last), label = expected
+    assert shown == {"current": {"from": str(c_first), "to": str(c_last)},
+                     "previous": {"from": str(p_first), "to": str(p_last)},
+                     "label": label, "leavesOutToday": last >= today}
+    assert (c_last - c_first) >= (p_last - p_first) or label.startswith("vs 20")  # never more days before
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=days_near, length=st.integers(0, 365), today=days_near, granularity=st.sampled_from(["daily", "weekly", "monthly"]),
+       offset=st.integers(0, 400))
+def test_the_page_marks_the_buckets_this_test_marks(dates_module, first, length, today, granularity, offset):
+    last = first + timedelta(days=length)
+    day = first + timedelta(days=min(offset, length))
+    label = {"daily": day, "weekly": day - timedelta(days=day.weekday()), "monthly": day.replace(day=1)}[granularity]
+    shown = dates_module.evaluate(
+        "([label, granularity, from, to, today]) => datesUnderTest.bucketPartiality(label, granularity, { from, to }, today)",
+        [str(label), granularity, str(first), str(last), str(today)])
+    assert shown == partiality(label, granularity, first, last, today)
