@@ -1,5 +1,6 @@
-// The admin dashboard: sign-in, the shareable view state (range and switches in the query
-// string), and the panels that follow it.
+// The admin dashboard: sign-in, the shareable view state (range, switches and open tables in the
+// query string; each choice a history entry that back/forward restore), and the panels that
+// follow it.
 import { apiGet, whenUnauthorized } from "./api.js";
 import { apiSchema } from "./schema.js";
 import { compositionPanel } from "./composition.js";
@@ -162,7 +163,9 @@ async function start() {
 }
 
 function wireControls() {
+  freshness = freshnessLine();
   panels = {
+    kpis: kpisPanel({ onFresh: (instant) => freshness.figuresRead(instant) }),
     trend: trendPanel(),
     features: featuresPanel(),
     composition: compositionPanel(),
@@ -171,8 +174,6 @@ function wireControls() {
     promotions: promotionsPanel(),
   };
   exportsView = exportsPanel();
-  freshness = freshnessLine();
-  panels.kpis = kpisPanel({ onFresh: (instant) => freshness.figuresRead(instant) });
 
   whenUnauthorized((error) => showSignIn(`Signed out: ${error.message}. Paste a valid admin token.`));
   $("#sign-in-form").addEventListener("submit", (event) => {
