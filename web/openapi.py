@@ -284,8 +284,9 @@ SCHEMAS = {
         "additionalProperties": False,
     },
     "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
-    "Meta": {"type": "object", "additionalProperties": False, "required": ["report_timezone", "today"],
-             "properties": {"report_timezone": {"type": "string"}, "today": {"type": "string", "format": "date"}}},
+    "Meta": {"type": "object", "additionalProperties": False, "required": ["report_timezone", "today", "locale"],
+             "properties": {"report_timezone": {"type": "string"}, "today": {"type": "string", "format": "date"},
+                            "locale": {"type": "string", "description": "BCP 47 locale the zone's numbers are read in"}}},
     "Campaigns": {"type": "object", "additionalProperties": False, "required": ["items"], "properties": {
         "items": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["id", "name", "starts_at", "ends_at"],
@@ -534,7 +535,7 @@ PATHS = {
     "/admin/": {"get": {"summary": "The admin dashboard page (it holds no data)", "tags": ["dashboard"],
                         "security": [], "responses": {"200": {"description": "The page",
                                                               "content": {"text/html": {"schema": {"type": "string"}}}}}}},
-    f"{API}/meta": {"get": _admin("The report time zone and its current day (the dashboard's presets)",
+    f"{API}/meta": {"get": _admin("The report time zone, its current day (the dashboard's presets) and its number locale",
                                   {"200": _json(_ref("Meta"), "The zone and its today")}, tags=("dashboard",))},
     f"{API}/campaigns": {"get": _admin("Every promo campaign, newest start first (the dashboard's selector)",
                                        {"200": _json(_ref("Campaigns"), "The campaigns")}, tags=("dashboard",))},
