@@ -25,9 +25,11 @@ test: $(BIN)/.installed
 	scripts/ensure-test-tools.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Chart.js for the admin dashboard, from the npm registry into web/static/vendor (committed).
+# Chart.js for the admin dashboard into web/static/vendor, and axe-core for its accessibility
+# test into tests/vendor, from the npm registry (both committed, pinned by SHA256SUMS).
 vendor:
 	scripts/vendor-chartjs.sh
+	scripts/vendor-axe.sh
 
 # docs/screenshots/: the dashboard on demo data (SQLite) in Debian's headless chromium.
 screenshots: $(BIN)/.installed

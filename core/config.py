@@ -28,6 +28,7 @@ DEMO_SECRET_FILE = VAR_DIR / "demo-jwt-secret"
 SUPPORTED_DRIVERS = {"sqlite", "mysql", "mariadb"}
 MIN_SECRET_BYTES = 32
 _ACCEL_PREFIX = re.compile(r"/([A-Za-z0-9_][A-Za-z0-9._-]*/)+")
+_WEBHOOK_URL = re.compile(r"https?://[^\s/?#]+[^\s]*")
 # A fixed label keeps the derived download key distinct from the JWT key it comes from.
 DOWNLOAD_KEY_LABEL = b"wallet-analytics/download-links/v1"
 
@@ -61,6 +62,12 @@ class Settings:
     worker_idle_poll_ms: int
     worker_heartbeat_timeout_ms: int
     worker_maintenance_interval_ms: int
+    export_webhook_url: str | None
+    webhook_secret: str | None
+    export_webhook_timeout_seconds: int
+    export_webhook_min_backoff_ms: int
+    export_webhook_max_backoff_ms: int
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...]
     demo: bool
 
     @property
@@ -109,6 +116,13 @@ def load_settings(
         worker_idle_poll_ms=_positive_int(env, "WORKER_IDLE_POLL_MS", 100),
         worker_heartbeat_timeout_ms=_positive_int(env, "WORKER_HEARTBEAT_TIMEOUT_MS", 20_000),
         worker_maintenance_interval_ms=_positive_int(env, "WORKER_MAINTENANCE_INTERVAL_MS", 5_000),
+        export_webhook_url=(webhook_url := _webhook_url(env.get("EXPORT_WEBHOOK_URL") or None)),
+        webhook_secret=_webhook_secret(env.get("WEBHOOK_SECRET") or None, webhook_url),
+        export_webhook_timeout_seconds=_positive_int(env, "EXPORT_WEBHOOK_TIMEOUT_SECONDS", 10),
+        export_webhook_min_backoff_ms=_positive_int(env, "EXPORT_WEBHOOK_MIN_BACKOFF_MS", 15_000),
+        # Dramatiq's compute_backoff doubles min_backoff per retry up to this: an hour apart at most.
+        export_webhook_max_backoff_ms=_positive_int(env, "EXPORT_WEBHOOK_MAX_BACKOFF_MS", 3_600_000, digits=8),
+        trusted_proxies=_networks(env, "TRUSTED_PROXIES", ""),
         jwt_secret=(jwt_secret := _jwt_secret(env.get("JWT_SECRET") or None, demo=demo, needed=needs_jwt_secret)),
         download_secret=_download_secret(raw_download_secret, jwt_secret),
         demo=demo,
@@ -185,9 +199,9 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
     return fold(raw)
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+def _positive_int(env: Mapping[str, str], name: str, default: int, digits: int = 6) -> int:
     raw = env.get(name) or str(default)
-    if not is_ascii_digits(raw, 6) or int(raw) == 0:
+    if not is_ascii_digits(raw, digits) or int(raw) == 0:
         raise ConfigError(f"{name}: expected a whole number of 1 or more, got {raw[:40]!r}")
     return int(raw)
 
@@ -197,6 +211,22 @@ def _accel_prefix(raw: str | None) -> str | None:
     if raw is not None and not _ACCEL_PREFIX.fullmatch(raw):
         raise ConfigError(f"EXPORT_ACCEL_PREFIX: expected a path such as /_export-files/ (starting and ending "
                           f"with /), got {raw!r}")
+    return raw
+
+
+def _webhook_url(raw: str | None) -> str | None:
+    if raw is not None and not _WEBHOOK_URL.fullmatch(raw):
+        raise ConfigError(f"EXPORT_WEBHOOK_URL: expected an http:// or https:// URL, got {raw[:80]!r}")
+    return raw
+
+
+def _webhook_secret(raw: str | None, webhook_url: str | None) -> str | None:
+    if webhook_url is None:
+        return raw
+    if raw is None:
+        raise ConfigError("WEBHOOK_SECRET: required when EXPORT_WEBHOOK_URL is set (the key events are signed with)")
+    if len(raw.encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(f"WEBHOOK_SECRET: too short; use at least {MIN_SECRET_BYTES} bytes")
     return raw
 
 

@@ -94,6 +94,15 @@ def on_sqlite_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def take_write_lock(conn: Connection) -> None:
+    """On SQLite, the database's write lock now (BEGIN IMMEDIATE), before the reads that decide
+    what the transaction writes: Python's sqlite3 begins a transaction only at the first write,
+    so two of them would both read, then both write. MariaDB locks rows (FOR UPDATE) instead.
+    The first statement of its transaction."""
+    if is_sqlite(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 @contextmanager
 def snapshot(engine: Engine) -> Iterator[Connection]:
     """A connection whose reads all see one snapshot of the database. InnoDB gives one to every

@@ -190,6 +190,63 @@ analytics_exports = sa.Table(
 )
 
 
+
+def _export_fk() -> sa.Column:
+    # Audit rows live as long as their export's row (docs/exports.md, "Retention").
+    return sa.Column("export_id", sa.String(26), sa.ForeignKey("analytics_exports.id", ondelete="CASCADE"),
+                     nullable=False)
+
+
+# Webhook events of export transitions, an outbox written in the transaction of the change
+# (core/exports/webhooks.py, migration 0011): one per export and type, so never two for one
+# transition. `body` is the exact JSON delivered on every attempt.
+analytics_export_events = sa.Table(
+    "analytics_export_events",
+    metadata,
+    sa.Column("id", sa.String(30), primary_key=True),  # evt_<ULID>
+    _export_fk(),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UTC_DATETIME, nullable=False),
+    sa.Column("enqueued_at", UTC_DATETIME, nullable=True),
+    sa.Column("last_attempt_at", UTC_DATETIME, nullable=True),
+    sa.Column("lease_until", UTC_DATETIME, nullable=True),
+    sa.Column("delivered_at", UTC_DATETIME, nullable=True),
+    sa.UniqueConstraint("export_id", "type", name="uq_export_events_export_type"),
+    sa.Index("idx_export_events_pending", "delivered_at", "created_at"),
+)
+
+analytics_export_webhook_attempts = sa.Table(
+    "analytics_export_webhook_attempts",
+    metadata,
+    sa.Column("id", UNSIGNED_INT, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(30), sa.ForeignKey("analytics_export_events.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("attempt", UNSIGNED_INT, nullable=False),
+    sa.Column("status_code", sa.SmallInteger, nullable=True),
+    sa.Column("error", sa.String(255), nullable=True),
+    sa.Column("attempted_at", UTC_DATETIME, nullable=False),
+    sa.Column("delivered", sa.Boolean, nullable=False),
+    sa.Index("idx_webhook_attempts_event", "event_id", "attempt"),
+)
+
+# One row per request to a signed download link that passed the signature check
+# (core/exports/downloads.py, migration 0011).
+analytics_export_downloads = sa.Table(
+    "analytics_export_downloads",
+    metadata,
+    sa.Column("id", UNSIGNED_INT, primary_key=True, autoincrement=True),
+    _export_fk(),
+    sa.Column("user_id", UNSIGNED_INT, nullable=False),  # the export's owner
+    sa.Column("downloaded_at", UTC_DATETIME, nullable=False),
+    sa.Column("client_address", sa.String(45), nullable=True),
+    sa.Column("user_agent", sa.String(255), nullable=True),
+    sa.Column("bytes_sent", UNSIGNED_BIGINT, nullable=True),
+    sa.Column("status", sa.SmallInteger, nullable=False),
+    sa.Column("range", sa.String(100), nullable=True),
+    sa.Index("idx_export_downloads_export", "export_id", "id"),
+)
+
 # Pre-aggregates written by the ETL in the same transaction as a day's analytics_token_daily
 # row (migration 0003). A day is "materialized" when it has an analytics_token_daily row.
 # `users`, `buyers` and `referrers` are serialized roaring bitmaps of user ids, so distinct

@@ -1,5 +1,5 @@
 """`make screenshots`: the admin dashboard on fresh demo data (SQLite, in-process worker), captured
-in Debian's headless chromium at desktop (1280 px) and phone (390 px) widths."""
+in Debian's headless chromium at desktop (1440×900) and phone (390×844) sizes, light and dark."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from core.db import get_engine
 from core.demo_data import ADMIN_USERNAME
 from tests.dashboard_harness import launch_chromium, open_signed_in, run_cli, served
 
-VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
+VIEWPORTS = {"desktop": (1440, 900), "phone": (390, 844)}
+SCHEMES = ("light", "dark")
 
 
 def main(out_dir: str) -> int:
@@ -41,10 +42,12 @@ def main(out_dir: str) -> int:
         with served(env, Path(work) / "server.log") as base_url, sync_playwright() as playwright:
             browser = launch_chromium(playwright)
             for name, (width, height) in VIEWPORTS.items():
-                page = open_signed_in(browser, base_url, token, width=width, height=height)
-                path = out / f"dashboard-{name}.png"
-                page.screenshot(path=path, full_page=True)
-                print(f"wrote {path}")
+                for scheme in SCHEMES:
+                    page = open_signed_in(browser, base_url, token, width=width, height=height, color_scheme=scheme)
+                    path = out / f"dashboard-{name}-{scheme}.png"
+                    page.screenshot(path=path, full_page=True)
+                    page.close()
+                    print(f"wrote {path}")
             browser.close()
     return 0
 

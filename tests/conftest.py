@@ -151,9 +151,10 @@ def broker(settings):
 @pytest.fixture
 def client(settings, broker):
     from web.app import create_app
-    from workers.enqueue import export_enqueuer
+    from workers.enqueue import export_enqueuer, webhook_enqueuer
 
-    return falcon.testing.TestClient(create_app(settings, enqueue_export=export_enqueuer(broker)))
+    return falcon.testing.TestClient(create_app(settings, enqueue_export=export_enqueuer(broker),
+                                                enqueue_webhook=webhook_enqueuer(broker)))
 
 
 def make_token(sub="1", scope="admin", secret=JWT_SECRET, **claims):
@@ -179,13 +180,13 @@ def forget_queued_messages(broker) -> None:
 
 @pytest.fixture
 def worker(settings, broker):
-    """A real Dramatiq worker, in this process, consuming the test's broker with the test's settings."""
-    import dramatiq
-
+    """Real Dramatiq workers, in this process, consuming the test's broker with the test's settings:
+    the jobs' queues and the webhooks' queue on threads of their own, as in production."""
+    from workers.broker import start_in_process_worker
     from workers.jobs import declare_actors
 
     declare_actors(broker, settings)
-    running = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
-    running.start()
+    running = start_in_process_worker(broker, threads=2, worker_timeout=100)
     yield running
-    running.stop()
+    for one in running:
+        one.stop()

@@ -58,6 +58,23 @@ def served(env: dict, log_path: Path):
                 process.wait()
 
 
+@contextmanager
+def demo_server(database_url: str, redis_url: str, jwt_secret: str, folder: Path):
+    """Demo data (150 users, 120 days, a fixed seed) served on MariaDB + Redis; yields the base URL."""
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "JWT_SECRET": jwt_secret,
+        "EXPORT_DIR": str(folder / "exports"),
+        "REPORT_TIMEZONE": "Asia/Kolkata",
+        "WALLET_ANALYTICS_DEMO": "",
+    }
+    run_cli(env, "migrate")
+    run_cli(env, "demo-data", "--users", "150", "--days", "120", "--seed", "7", "--replace")
+    with served(env, folder / "server.log") as base_url:
+        yield base_url
+
+
 def _wait_until_up(base_url: str, process: subprocess.Popen, log_path: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -87,9 +104,12 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def open_signed_in(browser, base_url: str, token: str, *, width: int = 1280, height: int = 900, query: str = ""):
-    """A page opened the way `make demo`'s link opens it, once every panel has answered."""
-    page = browser.new_page(viewport={"width": width, "height": height})
+def open_signed_in(browser, base_url: str, token: str, *, width: int = 1280, height: int = 900, query: str = "",
+                   color_scheme: str = "light", bypass_csp: bool = False):
+    """A page opened the way `make demo`'s link opens it, once every panel has answered
+    (`bypass_csp` lets a test inject a script, such as axe-core)."""
+    page = browser.new_page(viewport={"width": width, "height": height}, color_scheme=color_scheme,
+                            bypass_csp=bypass_csp)
     page.goto(f"{base_url}/admin/{query}#token={token}")
     page.wait_for_selector("#dashboard-view:not([hidden])")
     page.wait_for_function(PANELS_SETTLED)

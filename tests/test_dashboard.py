@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.campaigns import list_campaigns
+from core.locale import number_locale
 from core.tables import promo_campaigns
 
 META = "/api/v1/admin/analytics/meta"
@@ -32,6 +33,7 @@ def test_admin_without_a_slash_redirects(client):
     ("/admin/js/app.js", "text/javascript"),
     ("/admin/app.css", "text/css"),
     ("/admin/vendor/chart.umd.min.js", "text/javascript"),
+    ("/admin/favicon.svg", "image/svg+xml"),
 ])
 def test_assets_are_public_with_their_content_type(client, path, content_type):
     response = client.simulate_get(path)
@@ -69,6 +71,13 @@ def test_meta_names_the_report_zone_and_its_today(client, admin_headers):
     assert response.status_code == 200
     assert response.json["report_timezone"] == "Asia/Kolkata"
     assert response.json["today"] == datetime.now(ZoneInfo("Asia/Kolkata")).date().isoformat()
+    assert response.json["locale"] == "en-IN"
+
+
+@pytest.mark.parametrize("zone, locale", [("Asia/Kolkata", "en-IN"), ("America/New_York", "en-US"),
+                                          ("Europe/Berlin", "en-DE"), ("UTC", "en"), ("Etc/GMT+5", "en")])
+def test_the_number_locale_is_the_zone_country_s(zone, locale):
+    assert number_locale(ZoneInfo(zone)) == locale
 
 
 def _add_campaign(engine, campaign_id, starts_at, ends_at=None):

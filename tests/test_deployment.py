@@ -122,6 +122,26 @@ def test_a_download_is_sent_by_nginx_through_x_accel_redirect(stack, db):
                                    f"Connection: close\r\n\r\n".encode()), 404, "not_found")
 
 
+def test_nginx_answers_head_and_range_of_a_download_and_the_app_audits_them(stack, db):
+    _, port, app_env = stack
+    response, data = _request(port, "POST", EXPORTS, orjson.dumps({"dataset": "users"}),
+                              {**_admin(), "Content-Type": "application/json"})
+    export_id = orjson.loads(data)["export_id"]
+    settings = _settings(app_env)
+    generate_export(db, settings, export_id)
+    url = orjson.loads(_request(port, "GET", f"{EXPORTS}/{export_id}", headers=_admin())[1])["download_url"]
+    whole = (settings.export_dir / f"{export_id}.csv").read_bytes()
+    head, body = _request(port, "HEAD", url)  # what `curl -I` sends
+    assert head.status == 200 and body == b"" and int(head.getheader("Content-Length")) == len(whole)
+    first, part = _request(port, "GET", url, headers={"Range": "bytes=0-9"})
+    assert first.status == 206 and part == whole[:10]
+    rest, remainder = _request(port, "GET", url, headers={"Range": "bytes=10-"})
+    assert rest.status == 206 and part + remainder == whole
+    status = orjson.loads(_request(port, "GET", f"{EXPORTS}/{export_id}", headers=_admin())[1])
+    assert [(d["status"], d["bytes_sent"], d["range"]) for d in reversed(status["downloads"])] == [
+        (200, 0, None), (206, 10, "bytes=0-9"), (206, len(whole) - 10, "bytes=10-")]
+
+
 def _settings(app_env: dict):
     from core.config import load_settings
 

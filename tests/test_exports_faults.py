@@ -426,7 +426,7 @@ def test_a_cancel_landing_mid_stream_stops_the_worker_and_leaves_no_file(admin, 
         def record(rows_written):
             written.append(rows_written)
             with engine.begin() as conn:  # the admin's DELETE, landing after 5,000 rows are written
-                state.cancel(conn, exported, utc_now())
+                state.cancel(conn, settings, exported, utc_now())
         return record
 
     monkeypatch.setattr(generation, "_progress_recorder", cancel_at_first_progress)

@@ -89,7 +89,7 @@ def _seed_exports(engine, settings) -> list[str]:
                                            "columns": ["id", "amount"]})["id"]
     failed = _export(engine, settings, {"type": "json", "dataset": "users"})["id"]
     with engine.begin() as conn:
-        records.fail_export(conn, failed, "Export failed (OperationalError); quote the export id when reporting it")
+        records.fail_export(conn, settings, failed, "Export failed (OperationalError); quote the export id when reporting it")
     expired = _ready_export(engine, settings, "json")["id"]
     with engine.begin() as conn:
         conn.execute(sa.update(analytics_exports).where(analytics_exports.c.id == expired)
@@ -166,3 +166,48 @@ def test_a_real_signed_link_downloads_as_documented(db, settings, export_type, c
     response = case.call_and_validate(checks=CHECKS)
     assert response.status_code == 200
     assert response.headers["content-type"][0].startswith(content_type)
+
+
+@pytest.mark.parametrize("method, headers, status", [
+    ("GET", {"Range": "bytes=0-9"}, 206),
+    ("GET", {"Range": "bytes=-5", "If-Range": '"another"'}, 200),
+    ("GET", {"Range": "bytes=99999999-"}, 416),
+    ("HEAD", {}, 200),
+    ("HEAD", {"Range": "bytes=3-"}, 206),
+])
+def test_head_and_ranges_of_a_real_link_are_as_documented(db, settings, method, headers, status):
+    add_user(db, ADMIN_USER_ID, role="admin")
+    path_parameters, query = _link(settings, _ready_export(db, settings))
+    schema = schemathesis.openapi.from_wsgi(openapi.PATH, create_app(settings, enqueue_export=_no_queue),
+                                            config=CONFIG)
+    case = schema[DOWNLOAD][method].Case(path_parameters=path_parameters, query=query, headers=headers)
+    assert case.call_and_validate(checks=CHECKS).status_code == status
+
+
+def test_an_export_with_notifications_and_downloads_is_as_documented(db, settings, admin_headers):
+    from core.dates import utc_now
+    from core.tables import analytics_export_downloads, analytics_export_events, analytics_export_webhook_attempts
+
+    record = _ready_export(db, settings)
+    now = utc_now()
+    with db.begin() as conn:
+        conn.execute(sa.insert(analytics_export_events).values(
+            id="evt_01KA0000000000000000000000", export_id=record["id"], type="export.ready", body="{}",
+            created_at=now))
+        conn.execute(sa.insert(analytics_export_webhook_attempts), [
+            {"event_id": "evt_01KA0000000000000000000000", "attempt": 1, "status_code": None, "error": "timeout",
+             "attempted_at": now, "delivered": False},
+            {"event_id": "evt_01KA0000000000000000000000", "attempt": 2, "status_code": 204, "error": None,
+             "attempted_at": now, "delivered": True}])
+        conn.execute(sa.insert(analytics_export_downloads), [
+            {"export_id": record["id"], "user_id": ADMIN_USER_ID, "downloaded_at": now, "client_address": "192.0.2.1",
+             "user_agent": "curl/8", "bytes_sent": 10, "status": 206, "range": "bytes=0-9"},
+            {"export_id": record["id"], "user_id": ADMIN_USER_ID, "downloaded_at": now, "client_address": None,
+             "user_agent": None, "bytes_sent": None, "status": 302, "range": None}])
+    schema = schemathesis.openapi.from_wsgi(openapi.PATH, create_app(settings, enqueue_export=_no_queue),
+                                            config=CONFIG)
+    one = schema[f"{EXPORTS}/{{export_id}}"]["GET"].Case(path_parameters={"export_id": record["id"]})
+    body = one.call_and_validate(headers=admin_headers, checks=CHECKS).json()
+    assert len(body["notifications"]) == 2 and body["download_count"] == 2
+    listed = schema[EXPORTS]["GET"].Case(query={})
+    assert len(listed.call_and_validate(headers=admin_headers, checks=CHECKS).json()["exports"][0]["notifications"]) == 2

@@ -19,7 +19,7 @@ from web import errors, openapi
 from web.middleware import AdminAuthMiddleware, RequestBodyLimitMiddleware, RequestIdMiddleware
 from web.resources import dashboard, drilldown, etl, exports, health, metrics
 from web.resources.analytics import Question
-from workers.enqueue import etl_run_enqueuer, export_enqueuer, sending_broker
+from workers.enqueue import etl_run_enqueuer, export_enqueuer, sending_broker, webhook_enqueuer
 
 # path under openapi.API -> (analytics function, its options beyond from/to)
 ANALYTICS_ROUTES = {
@@ -69,9 +69,10 @@ class _App(falcon.App):
 
 
 def create_app(settings: Settings, enqueue_export: Callable[[str], None] | None = None,
-               enqueue_etl: Callable[[int], None] | None = None) -> falcon.App:
-    """The app; `enqueue_export` and `enqueue_etl` replace the senders of the process's broker
-    (tests bring their own)."""
+               enqueue_etl: Callable[[int], None] | None = None,
+               enqueue_webhook: Callable[[str], None] | None = None) -> falcon.App:
+    """The app; `enqueue_export`, `enqueue_etl` and `enqueue_webhook` replace the senders of the
+    process's broker (tests bring their own)."""
     logs.install_request_id()
     engine = get_engine(settings.database_url)
     app = _App(middleware=[
@@ -93,10 +94,11 @@ def create_app(settings: Settings, enqueue_export: Callable[[str], None] | None 
     app.add_route(f"{openapi.API}/transactions", drilldown.DatasetRows(engine, settings.report_timezone, TRANSACTIONS))
     enqueue_export = enqueue_export or _on_first_use(lambda: export_enqueuer(sending_broker(settings)))
     enqueue_etl = enqueue_etl or _on_first_use(lambda: etl_run_enqueuer(sending_broker(settings)))
+    enqueue_webhook = enqueue_webhook or _on_first_use(lambda: webhook_enqueuer(sending_broker(settings)))
     app.add_route(f"{openapi.API}/etl-runs", etl.EtlRuns(engine, settings, enqueue_etl))
     app.add_route(f"{openapi.API}/etl-runs/{{run_id}}", etl.EtlRun(engine, settings))
-    app.add_route(f"{openapi.API}/exports", exports.Exports(engine, settings, enqueue_export))
-    app.add_route(f"{openapi.API}/exports/{{export_id}}", exports.Export(engine, settings))
+    app.add_route(f"{openapi.API}/exports", exports.Exports(engine, settings, enqueue_export, enqueue_webhook))
+    app.add_route(f"{openapi.API}/exports/{{export_id}}", exports.Export(engine, settings, enqueue_webhook))
     app.add_route(f"{exports.DOWNLOAD_PATH}/{{file_name}}", exports.Download(engine, settings))
     app.add_route(f"{openapi.API}/meta", dashboard.ReportMeta(settings.report_timezone))
     app.add_route(f"{openapi.API}/campaigns", dashboard.Campaigns(engine, settings.report_timezone))

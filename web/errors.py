@@ -53,6 +53,7 @@ CODE_OF_HTTP_STATUS = {
     413: "payload_too_large",
     414: "uri_too_long",
     415: "unsupported_media_type",
+    416: "range_not_satisfiable",
     417: "expectation_failed",
     431: "headers_too_large",
     500: "internal_error",

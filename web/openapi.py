@@ -12,6 +12,7 @@ from core.analytics.params import MAX_TEXT_LENGTH, MIN_LIMIT
 from core.analytics.tokens import GRANULARITIES
 from core.analytics.users import DEFAULT_LIMIT, MAX_LIMIT, METRICS
 from core.dates import EARLIEST_DAY, LATEST_DAY
+from core.exports import webhooks
 from core.exports.browse import CURSOR_PATTERN, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
 from core.exports.datasets import (
     DATASETS,
@@ -23,6 +24,7 @@ from core.exports.datasets import (
     Filter,
     parse_user_id,
 )
+from core.exports.downloads import LISTED_DOWNLOADS, RANGE_CHARS, USER_AGENT_CHARS
 from core.exports.records import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, MAX_ROWS
 from core.exports.status import ExportStatus
 from core.exports.writers import PROGRESS_EVERY
@@ -203,7 +205,7 @@ _EXPORT_STATUS_FIELDS = {  # what each status adds to the fields every export ha
 }
 
 
-def _export_status(status: str, extra: dict) -> dict:
+def _export_status(status: str, extra: dict, more: dict | None = None) -> dict:
     return {"title": str(status), **_object({
         "export_id": _ULID,
         "status": {"const": str(status)},
@@ -214,7 +216,44 @@ def _export_status(status: str, extra: dict) -> dict:
         "estimated_rows": {**_COUNT, "maximum": MAX_ROWS},
         "created_at": _TIMESTAMP,
         **extra,
+        **(more or {}),
     })}
+
+
+def _without_link(extra: dict) -> dict:
+    return {name: schema for name, schema in extra.items() if name != "download_url"}
+
+
+_EVENT_TYPE = {"enum": list(webhooks.EVENT_TYPES.values())}
+_NOTIFICATIONS = {"notifications": {
+    "type": "array", "description": "every attempt at delivering the export's webhook events, oldest first; "
+    "empty when EXPORT_WEBHOOK_URL is unset or nothing was sent yet",
+    "items": _object({
+        "event": _EVENT_TYPE,
+        "attempt": {"type": "integer", "minimum": 1},
+        "status_code": _nullable({"type": "integer", "minimum": 100, "maximum": 599}),
+        "error": _nullable({"type": "string", "description": "`timeout`, `connection refused`, ..."}),
+        "attempted_at": _TIMESTAMP,
+        "delivered": {"type": "boolean", "description": "the receiver answered 2xx"},
+    }),
+}}
+_DOWNLOADS = {
+    "downloads": {
+        "type": "array", "maxItems": LISTED_DOWNLOADS,
+        "description": f"the last {LISTED_DOWNLOADS} requests to its signed link whose signature checked out, "
+                       "newest first",
+        "items": _object({
+            "downloaded_at": _TIMESTAMP,
+            "client_address": _nullable({"type": "string"}),
+            "user_agent": _nullable({"type": "string", "maxLength": USER_AGENT_CHARS}),
+            "bytes_sent": _nullable({**_COUNT, "description": "what went out (behind nginx: what nginx was told "
+                                                              "to send); null for a redirect"}),
+            "status": {"type": "integer", "minimum": 100, "maximum": 599},
+            "range": _nullable({"type": "string", "maxLength": RANGE_CHARS, "description": "the Range asked for"}),
+        }),
+    },
+    "download_count": {**_COUNT, "description": "every download recorded"},
+}
 
 
 SCHEMAS = {
@@ -302,8 +341,9 @@ SCHEMAS = {
         "additionalProperties": False,
     },
     "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
-    "Meta": {"type": "object", "additionalProperties": False, "required": ["report_timezone", "today"],
-             "properties": {"report_timezone": {"type": "string"}, "today": {"type": "string", "format": "date"}}},
+    "Meta": {"type": "object", "additionalProperties": False, "required": ["report_timezone", "today", "locale"],
+             "properties": {"report_timezone": {"type": "string"}, "today": {"type": "string", "format": "date"},
+                            "locale": {"type": "string", "description": "BCP 47 locale the zone's numbers are read in"}}},
     "Campaigns": {"type": "object", "additionalProperties": False, "required": ["items"], "properties": {
         "items": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["id", "name", "starts_at", "ends_at"],
@@ -363,7 +403,18 @@ SCHEMAS = {
         "next_cursor": _nullable({**_CURSOR, "description": "`cursor` of the next page; null on the last"}),
     }),
     "ExportRequest": {"oneOf": [_export_request(dataset) for dataset in DATASETS.values()]},
-    "Export": {"oneOf": [_export_status(status, extra) for status, extra in _EXPORT_STATUS_FIELDS.items()]},
+    "Export": {"oneOf": [_export_status(status, extra, _NOTIFICATIONS)
+                         for status, extra in _EXPORT_STATUS_FIELDS.items()]},
+    "ExportDetail": {"oneOf": [_export_status(status, extra, {**_NOTIFICATIONS, **_DOWNLOADS})
+                               for status, extra in _EXPORT_STATUS_FIELDS.items()]},
+    "ExportEvent": _object({
+        "id": {"type": "string", "pattern": "^evt_[0-9A-HJKMNP-TV-Z]{26}$", "description": "unique per event"},
+        "type": _EVENT_TYPE,
+        "created": {"type": "integer", "description": "unix seconds of the transition"},
+        "data": _object({"export": {"oneOf": [
+            _export_status(status, _without_link(extra)) for status, extra in _EXPORT_STATUS_FIELDS.items()
+            if status != ExportStatus.PREPARING]}}),
+    }),
     "ExportList": _object({
         "exports": {"type": "array", "maxItems": LIST_LIMIT_MAX, "items": _ref("Export")},
         "next_cursor": _nullable({**_ULID, "description": "`cursor` of the next page; null on the last"}),
@@ -423,6 +474,52 @@ _DOWNLOAD_FILE = {
     },
 }
 
+_VALIDATORS = {
+    "ETag": _header({"type": "string", "pattern": '^"[0-9A-Z]{26}-[0-9]+"$'}, "A strong validator: export id and size"),
+    "Last-Modified": _header({"type": "string"}, "When the file was completed (HTTP date)"),
+    "Accept-Ranges": _header({"const": "bytes"}, "A single byte range may be asked for"),
+}
+
+
+def _download(method: str) -> dict:
+    """The signed download route: GET sends the file (or a range of it), HEAD its headers alone (`curl -I`)."""
+    headers = {**_DOWNLOAD_FILE["headers"], **_VALIDATORS}
+    ranged = {**headers, "Content-Range": _header({"type": "string", "pattern": "^bytes [0-9]+-[0-9]+/[0-9]+$"},
+                                                  "bytes <first>-<last>/<size>")}
+    if method == "get":
+        whole, part = {**_DOWNLOAD_FILE, "headers": headers}, {**_DOWNLOAD_FILE, "headers": ranged,
+                                                               "description": "The byte range asked for"}
+    else:
+        whole = {"description": "The headers of the GET, no body", "headers": headers}
+        part = {"description": "The headers of the ranged GET, no body", "headers": ranged}
+    return {
+        "summary": ("Download an export's file through its signed link (the link is the credential)" if method == "get"
+                    else "The headers of a download without the file (`curl -I`)"),
+        "tags": ["exports"],
+        "security": [],
+        "parameters": [
+            _path("file_name", _DOWNLOAD_NAME, "The export's file"),
+            _query("expires", {"type": "integer", "minimum": 0, "maximum": 10**12 - 1}, "Unix seconds; the link's expiry",
+                   required=True),
+            _query("signature", {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                   "HMAC-SHA256 of the export id and `expires` under DOWNLOAD_SECRET", required=True),
+            {"name": "Range", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 100},
+             "description": "One range, `bytes=a-b`, `bytes=a-` or `bytes=-n`; several ranges, or one not "
+                            "understood, get the whole file"},
+            {"name": "If-Range", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 100},
+             "description": "The file's ETag or Last-Modified: any other value gets the whole file"},
+        ],
+        "responses": {
+            "200": whole,
+            "206": part,
+            "404": _error("not_found: a tampered, expired or unknown link, or an export no longer ready "
+                          "(one message for all)"),
+            "416": {**_error("range_not_satisfiable: the range starts past the end of the file"), "headers": {
+                "Content-Range": _header({"type": "string", "pattern": "^bytes \\*/[0-9]+$"}, "bytes */<size>")}},
+        },
+    }
+
+
 EXPORT_PATHS = {
     f"{API}/exports": {
         "post": _admin(
@@ -465,35 +562,22 @@ EXPORT_PATHS = {
         ),
     },
     f"{API}/exports/{{export_id}}": {"get": _admin(
-        "One of the caller's exports",
-        {"200": {**_json(_ref("Export"), "Its status"), "headers": _retry_after(required=False)},
+        "One of the caller's exports, with its notifications and downloads",
+        {"200": {**_json(_ref("ExportDetail"), "Its status"), "headers": _retry_after(required=False)},
          "400": _error("validation_error: `export_id` is not a ULID"),
          "404": _error("not_found: no such export, or another admin's")},
         parameters=[_EXPORT_ID],
     ), "delete": _admin(
         "Cancel one of the caller's exports: `preparing` becomes `canceled` (its worker stops), `ready` becomes "
         "`expired` and its file is deleted; any other status stays (a second cancel changes nothing)",
-        {"200": _json(_ref("Export"), "Its status after the cancel"),
+        {"200": _json(_ref("ExportDetail"), "Its status after the cancel"),
          "400": _error("validation_error: `export_id` is not a ULID"),
          "404": _error("not_found: no such export, or another admin's")},
         parameters=[_EXPORT_ID],
     )},
-    f"{DOWNLOAD_PATH}/{{file_name}}": {"get": {
-        "summary": "Download an export's file through its signed link (the link is the credential)",
-        "tags": ["exports"],
-        "security": [],
-        "parameters": [
-            _path("file_name", _DOWNLOAD_NAME, "The export's file"),
-            _query("expires", {"type": "integer", "minimum": 0, "maximum": 10**12 - 1}, "Unix seconds; the link's expiry",
-                   required=True),
-            _query("signature", {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                   "HMAC-SHA256 of the export id and `expires` under DOWNLOAD_SECRET", required=True),
-        ],
-        "responses": {"200": _DOWNLOAD_FILE,
-                      "404": _error("not_found: a tampered, expired or unknown link, or an export no longer ready "
-                                    "(one message for all)")},
-    }},
+    f"{DOWNLOAD_PATH}/{{file_name}}": {"get": _download("get"), "head": _download("head")},
 }
+
 
 PATHS = {
     "/healthz": {"get": {"summary": "Liveness", "tags": ["operations"], "security": [],
@@ -512,7 +596,7 @@ PATHS = {
     "/admin/": {"get": {"summary": "The admin dashboard page (it holds no data)", "tags": ["dashboard"],
                         "security": [], "responses": {"200": {"description": "The page",
                                                               "content": {"text/html": {"schema": {"type": "string"}}}}}}},
-    f"{API}/meta": {"get": _admin("The report time zone and its current day (the dashboard's presets)",
+    f"{API}/meta": {"get": _admin("The report time zone, its current day (the dashboard's presets) and its number locale",
                                   {"200": _json(_ref("Meta"), "The zone and its today")}, tags=("dashboard",))},
     f"{API}/campaigns": {"get": _admin("Every promo campaign, newest start first (the dashboard's selector)",
                                        {"200": _json(_ref("Campaigns"), "The campaigns")}, tags=("dashboard",))},
@@ -601,6 +685,17 @@ DOCUMENT = {
                        "parameters.",
     },
     "paths": _with_stack_errors(PATHS),
+    "webhooks": {"exportEvent": {"post": {
+        "summary": "An export became ready, failed, canceled or expired (sent to EXPORT_WEBHOOK_URL)",
+        "tags": ["exports"],
+        "parameters": [{"name": "Wallet-Signature", "in": "header", "required": True,
+                        "schema": {"type": "string", "pattern": "^t=[0-9]+,v1=[0-9a-f]{64}$"},
+                        "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\" under "
+                                       "WEBHOOK_SECRET>, as Stripe's"}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ExportEvent")}}},
+        "responses": {"2XX": {"description": "Delivered; anything else (or no answer within "
+                                             "EXPORT_WEBHOOK_TIMEOUT_SECONDS) is tried again, for up to 24 h"}},
+    }}},
     "components": {
         "schemas": SCHEMAS,
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",

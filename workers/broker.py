@@ -94,8 +94,15 @@ def setup(settings: Settings) -> dramatiq.Broker:
     return broker
 
 
-def start_in_process_worker(broker: dramatiq.Broker, threads: int = 2) -> dramatiq.Worker:
-    """Consume messages in this process (the all-in-one demo)."""
-    worker = dramatiq.Worker(broker, worker_threads=threads)
-    worker.start()
-    return worker
+def start_in_process_worker(broker: dramatiq.Broker, threads: int = 2, worker_timeout: int = 1000
+                            ) -> list[dramatiq.Worker]:
+    """Consume messages in this process (the all-in-one demo; the tests): the jobs' queues and
+    the webhooks' queue on threads of their own, as `wallet-analytics worker` does in processes
+    of their own, so a slow webhook receiver never holds a thread an export needs."""
+    from workers.jobs import JOB_QUEUES, WEBHOOKS_QUEUE
+
+    workers = [dramatiq.Worker(broker, worker_threads=threads, worker_timeout=worker_timeout, queues=queues)
+               for queues in (set(JOB_QUEUES), {WEBHOOKS_QUEUE})]
+    for worker in workers:
+        worker.start()
+    return workers

@@ -141,13 +141,16 @@ def cmd_scheduler(settings: Settings, args) -> int:
 
 def cmd_exports_cleanup(settings: Settings, args) -> int:
     from workers.broker import build_broker
-    from workers.enqueue import export_enqueuer
+    from workers.enqueue import export_enqueuer, webhook_enqueuer
     from workers.jobs import clean_up_exports
 
     # Without REDIS_URL no worker of another process reads what this one would queue: lost
-    # exports are left to the stuck rule.
-    enqueue = export_enqueuer(build_broker(settings)) if settings.redis_url else None
-    print(clean_up_exports(settings, enqueue))
+    # exports are left to the stuck rule, webhook events to the demo's own janitor.
+    if settings.redis_url:
+        broker = build_broker(settings)
+        print(clean_up_exports(settings, export_enqueuer(broker), webhook_enqueuer(broker)))
+    else:
+        print(clean_up_exports(settings, None))
     return 0
 
 
@@ -161,7 +164,8 @@ def cmd_web(settings: Settings, args) -> int:
 def cmd_worker(settings: Settings, args) -> int:
     from workers.supervisor import supervise
 
-    return supervise(args.processes or settings.worker_processes, args.threads or settings.worker_threads)
+    return supervise(args.processes or settings.worker_processes, args.threads or settings.worker_threads,
+                     webhooks=settings.export_webhook_url is not None)
 
 
 def cmd_serve(settings: Settings, args) -> int:

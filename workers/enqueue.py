@@ -10,7 +10,7 @@ import redis
 from core.config import Settings
 from core.errors import ServiceUnavailable
 from workers.broker import build_broker
-from workers.jobs import ETL_QUEUE, EXPORTS_QUEUE, GENERATE_EXPORT, QUEUED_ETL
+from workers.jobs import DELIVER_WEBHOOK, ETL_QUEUE, EXPORTS_QUEUE, GENERATE_EXPORT, QUEUED_ETL, WEBHOOKS_QUEUE
 
 
 def sending_broker(settings: Settings) -> dramatiq.Broker:
@@ -47,3 +47,8 @@ def export_enqueuer(broker: dramatiq.Broker) -> Callable[[str], None]:
 def etl_run_enqueuer(broker: dramatiq.Broker) -> Callable[[int], None]:
     """Queues an ETL run recorded as queued (core.etl.requests)."""
     return _sender(broker, ETL_QUEUE, QUEUED_ETL, "ETL")
+
+
+def webhook_enqueuer(broker: dramatiq.Broker) -> Callable[[str], None]:
+    """Queues the delivery of a webhook event (core.exports.webhooks)."""
+    return _sender(broker, WEBHOOKS_QUEUE, DELIVER_WEBHOOK, "webhook")

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import redis
 
-from workers.jobs import ETL_QUEUE, EXPORTS_QUEUE
+from workers.jobs import ETL_QUEUE, EXPORTS_QUEUE, WEBHOOKS_QUEUE
 
 NAMESPACE = "dramatiq"
-QUEUES = (EXPORTS_QUEUE, ETL_QUEUE)
+QUEUES = (EXPORTS_QUEUE, ETL_QUEUE, WEBHOOKS_QUEUE)
 ALIVE_WITHIN_SECONDS = 60
 
 

@@ -1,6 +1,7 @@
 """The scheduler process: enqueues the nightly ETL (which ends with the expired-export cleanup)
 at 03:00 REPORT_TIMEZONE, with APScheduler's cron trigger; runs the export janitor every few
-minutes, so that no export stays `preparing` without a live job (core/exports/state.py); and
+minutes, so that no export stays `preparing` without a live job (core/exports/state.py) and
+every webhook event is queued (those of expiry by time, and any whose message was lost); and
 sends a fold-in of the captured changes every FOLD_INTERVAL_SECONDS (one message per interval
 however many rows changed: a burst is folded in by one run).
 
@@ -26,7 +27,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from core.config import Settings
 from core.dates import local_today, utc_now
 from core.redis_client import redis_client
-from workers.enqueue import export_enqueuer
+from workers.enqueue import export_enqueuer, webhook_enqueuer
 from workers.jobs import FOLD_CHANGES, NIGHTLY_ETL, clean_up_exports
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,8 @@ def scheduled_jobs(settings: Settings, actors, slots: redis.Redis | None, schedu
     process, and the demo's own process)."""
     return build_scheduler(
         settings.report_timezone, NightlyEnqueuer(actors.actors[NIGHTLY_ETL].send, settings.report_timezone, slots),
-        _log_cleanup(partial(clean_up_exports, settings, export_enqueuer(actors.broker))),
+        _log_cleanup(partial(clean_up_exports, settings, export_enqueuer(actors.broker),
+                             webhook_enqueuer(actors.broker))),
         actors.actors[FOLD_CHANGES].send, settings.fold_interval_seconds, scheduler,
     )
 

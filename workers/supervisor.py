@@ -7,6 +7,10 @@ below) and the supervisor starts another in its place when one exits while the s
 that keeps dying at start-up is started again at most every RESTART_PAUSE_SECONDS. SIGTERM and SIGINT
 are passed on: each process stops taking messages and finishes its jobs, as under Dramatiq's CLI.
 Messages the dead process had taken come back through the broker's maintenance (workers.broker).
+
+The N processes consume the jobs' queues (exports, ETL). With EXPORT_WEBHOOK_URL set, one more
+process consumes the webhooks queue alone: a receiver that is down or slow holds only its
+threads, never one an export needs.
 """
 
 from __future__ import annotations
@@ -29,18 +33,20 @@ SHUTDOWN_TIMEOUT_MS = 600_000
 
 
 class _Slot:
-    def __init__(self, threads: int):
-        self._threads = threads
+    def __init__(self, threads: int, queues: tuple[str, ...]):
+        self._arguments = ["--threads", str(threads), "--queues", ",".join(queues)]
         self.process: subprocess.Popen | None = None
         self.started_at = 0.0
         self.start()
 
     def start(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "workers.supervisor", "--threads", str(self._threads)])
+        self.process = subprocess.Popen([sys.executable, "-m", "workers.supervisor", *self._arguments])
         self.started_at = time.monotonic()
 
 
-def supervise(processes: int, threads: int) -> int:
+def supervise(processes: int, threads: int, webhooks: bool) -> int:
+    from workers.jobs import JOB_QUEUES, WEBHOOKS_QUEUE
+
     stopping = threading.Event()
     slots: list[_Slot] = []
 
@@ -52,7 +58,9 @@ def supervise(processes: int, threads: int) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    slots.extend(_Slot(threads) for _ in range(processes))
+    slots.extend(_Slot(threads, JOB_QUEUES) for _ in range(processes))
+    if webhooks:
+        slots.append(_Slot(threads, (WEBHOOKS_QUEUE,)))
     while not stopping.wait(POLL_SECONDS):
         for slot in slots:
             if slot.process.poll() is None or stopping.is_set():
@@ -68,8 +76,8 @@ def supervise(processes: int, threads: int) -> int:
     return 0
 
 
-def run_one(threads: int) -> int:
-    """One worker process: consume until SIGTERM or SIGINT, then finish the jobs in hand."""
+def run_one(threads: int, queues: set[str]) -> int:
+    """One worker process: consume `queues` until SIGTERM or SIGINT, then finish the jobs in hand."""
     import dramatiq
 
     from workers import actors  # sets up logging as LOG_FORMAT and LOG_LEVEL say
@@ -77,7 +85,7 @@ def run_one(threads: int) -> int:
     stop_requested = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
     signal.signal(signal.SIGINT, lambda *_: stop_requested.set())
-    worker = dramatiq.Worker(actors.broker, worker_threads=threads)
+    worker = dramatiq.Worker(actors.broker, worker_threads=threads, queues=queues)
     worker.start()
     # tests/bench waits for Dramatiq's own words before it times anything.
     log.info("Worker process is ready for action.")
@@ -90,4 +98,6 @@ def run_one(threads: int) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="one wallet-analytics worker process (see `wallet-analytics worker`)")
     parser.add_argument("--threads", type=int, required=True)
-    sys.exit(run_one(parser.parse_args().threads))
+    parser.add_argument("--queues", required=True, help="the queues to consume, separated by commas")
+    arguments = parser.parse_args()
+    sys.exit(run_one(arguments.threads, set(arguments.queues.split(","))))

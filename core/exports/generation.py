@@ -69,7 +69,7 @@ def generate_export(engine: Engine, settings: Settings, export_id: str) -> None:
             raise
         log.error("export %s failed", export_id, exc_info=error)
         with engine.begin() as conn:
-            fail_export(conn, export_id, readable_error(error))
+            fail_export(conn, settings, export_id, readable_error(error))
 
 
 def readable_error(error: Exception) -> str:
@@ -95,7 +95,7 @@ def _write_and_publish(engine: Engine, settings: Settings, record: dict) -> None
     now = utc_now()
     try:
         with engine.begin() as conn:
-            published = state.publish(conn, export_id, record["type"], rows=rows, size=size, now=now,
+            published = state.publish(conn, settings, export_id, record["type"], rows=rows, size=size, now=now,
                                       expires_at=now + LINK_LIFETIME)
             status = ExportStatus.READY if published else (state.load(conn, export_id) or {}).get("status")
     except BaseException:

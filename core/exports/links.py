@@ -71,16 +71,23 @@ class Download:
     size: int
     export_type: str
     attachment_name: str  # what the admin's browser saves it as, e.g. transactions_20251108153045.csv
+    modified: datetime  # when the file was completed (naive UTC)
 
 
-def open_download(conn: Connection, settings: Settings, export_id: str, export_type: str, expires: str | None,
-                  given_signature: str | None, now: datetime | None = None) -> Download:
-    """The file behind a signed link, opened for reading; NotFound for anything else."""
+def check_link(settings: Settings, export_id: str, expires: str | None, given_signature: str | None) -> int:
+    """The link's expiry (unix seconds) if its signature is the export's; NotFound otherwise."""
     if not (_EXPIRES.fullmatch(expires or "") and _SIGNATURE.fullmatch(given_signature or "")):
         raise NotFound(NOT_FOUND)
     if not hmac.compare_digest(signature(settings, export_id, int(expires)), given_signature):
         raise NotFound(NOT_FOUND)
-    if int(expires) <= _unix(now or utc_now()):
+    return int(expires)
+
+
+def open_download(conn: Connection, settings: Settings, export_id: str, export_type: str, expires: int,
+                  now: datetime | None = None) -> Download:
+    """The file behind a checked link (`check_link`), opened for reading; NotFound when the link
+    has expired or the export is not `ready` (or not of that type)."""
+    if expires <= _unix(now or utc_now()):
         raise NotFound(NOT_FOUND)
     record = state.load(conn, export_id)
     if record is None or record["status"] != ExportStatus.READY or record["type"] != export_type:
@@ -101,4 +108,5 @@ def open_download(conn: Connection, settings: Settings, export_id: str, export_t
         size=os.fstat(stream.fileno()).st_size,
         export_type=export_type,
         attachment_name=f"{record['dataset']}_{local_created:%Y%m%d%H%M%S}.{export_type}",
+        modified=record["completed_at"],
     )

@@ -26,7 +26,7 @@ def expire_exports(engine: Engine, settings: Settings, now: datetime | None = No
     expired earlier but not yet deleted (a crash in between) are deleted too.
     """
     with engine.begin() as conn:
-        expired = state.expire_due(conn, now or utc_now())
+        expired = state.expire_due(conn, settings, now or utc_now())
     delete_expired_files(engine, settings)
     return expired
 

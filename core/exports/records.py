@@ -14,6 +14,7 @@ from ulid import ULID
 
 from core.config import Settings
 from core.dates import utc_now
+from core.dialect import take_write_lock
 from core.errors import BusinessRuleViolation, NotFound, RateLimited, Unauthorized, ValidationError, excerpt
 from core.exports import state
 from core.exports.validation import ExportRequest
@@ -41,6 +42,7 @@ def create_export(conn: Connection, settings: Settings, user_id: int, request: E
     # The admin may have been deleted since the (briefly cached) check of their token: a 401, not
     # a foreign-key error. The lock keeps the row until this transaction ends, and makes one
     # admin's requests wait for each other: two equal ones at once make one export.
+    take_write_lock(conn)
     owner = sa.select(users.c.id).where(users.c.id == user_id).with_for_update()
     if conn.execute(owner).first() is None:
         raise Unauthorized("The token's user no longer exists; ask for a new token")
@@ -109,7 +111,7 @@ def get_export(conn: Connection, settings: Settings, user_id: int, export_id: st
 def cancel_export(conn: Connection, settings: Settings, user_id: int, export_id: str) -> dict:
     """Cancel one of the caller's exports (`core.exports.state.cancel`); the record after it."""
     get_export(conn, settings, user_id, export_id)  # the caller's, or 404
-    state.cancel(conn, export_id, utc_now())
+    state.cancel(conn, settings, export_id, utc_now())
     return state.load(conn, export_id)
 
 
@@ -135,6 +137,6 @@ def _page_limit(raw: object) -> int:
     return int(raw)
 
 
-def fail_export(conn: Connection, export_id: str, message: str) -> bool:
+def fail_export(conn: Connection, settings: Settings, export_id: str, message: str) -> bool:
     """Mark a `preparing` export failed; False if it had already finished some other way."""
-    return state.fail(conn, export_id, message, utc_now())
+    return state.fail(conn, settings, export_id, message, utc_now())

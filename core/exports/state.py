@@ -1,7 +1,12 @@
 """The one owner of `analytics_exports` rows: every status change and every progress write.
 
     preparing ──> ready ──> expired
-        └───────> failed
+        ├───────> failed
+        └───────> canceled
+
+Each transition into ready, failed, canceled or expired writes its webhook event in the same
+transaction (`core.exports.webhooks.record_event`, when webhooks are on), so an event exists
+exactly when its change committed.
 
 Each function takes the connection of its caller's transaction and changes a row only from the
 status it expects, so two writers that race (a worker finishing, the janitor giving up) cannot
@@ -23,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from core.config import Settings
+from core.exports import webhooks
 from core.exports.status import ExportStatus
 from core.tables import analytics_exports
 
@@ -84,29 +90,38 @@ def record_progress(conn: Connection, export_id: str, rows_written: int, now: da
     conn.execute(_preparing(export_id).values(rows_written=rows_written, progress_at=now))
 
 
-def publish(conn: Connection, export_id: str, export_type: str, *, rows: int, size: int, now: datetime,
-            expires_at: datetime) -> bool:
+def _changed(conn: Connection, settings: Settings, change: sa.Update, export_id: str, now: datetime) -> bool:
+    """Apply a conditional change of one export; if it applied, record its event. Whether it did."""
+    if conn.execute(change).rowcount != 1:
+        return False
+    webhooks.record_event(conn, settings, load(conn, export_id), now)
+    return True
+
+
+def publish(conn: Connection, settings: Settings, export_id: str, export_type: str, *, rows: int, size: int,
+            now: datetime, expires_at: datetime) -> bool:
     """`preparing` → `ready`; False if it had finished some other way meanwhile."""
-    return conn.execute(_preparing(export_id).values(
+    return _changed(conn, settings, _preparing(export_id).values(
         status=ExportStatus.READY, actual_rows=rows, rows_written=rows, file_size=size,
         file_path=file_name(export_id, export_type), completed_at=now, expires_at=expires_at,
-    )).rowcount == 1
+    ), export_id, now)
 
 
-def fail(conn: Connection, export_id: str, message: str, now: datetime) -> bool:
+def fail(conn: Connection, settings: Settings, export_id: str, message: str, now: datetime) -> bool:
     """`preparing` → `failed`; False if it had finished some other way meanwhile."""
-    return conn.execute(_preparing(export_id).values(
-        status=ExportStatus.FAILED, error_message=message, completed_at=now)).rowcount == 1
+    return _changed(conn, settings, _preparing(export_id).values(
+        status=ExportStatus.FAILED, error_message=message, completed_at=now), export_id, now)
 
 
-def cancel(conn: Connection, export_id: str, now: datetime) -> None:
+def cancel(conn: Connection, settings: Settings, export_id: str, now: datetime) -> None:
     """The admin's cancel: `preparing` → `canceled` (its worker stops at its next check and
     publishes nothing), `ready` → `expired` at once (the caller deletes the file); any other
     status stays as it is, so a second cancel changes nothing."""
     e = analytics_exports.c
-    conn.execute(_preparing(export_id).values(status=ExportStatus.CANCELED, completed_at=now))
-    conn.execute(sa.update(analytics_exports).where(e.id == export_id, e.status == ExportStatus.READY)
-                 .values(status=ExportStatus.EXPIRED, expires_at=now))
+    if not _changed(conn, settings, _preparing(export_id).values(status=ExportStatus.CANCELED, completed_at=now),
+                    export_id, now):
+        _changed(conn, settings, sa.update(analytics_exports).where(e.id == export_id, e.status == ExportStatus.READY)
+                 .values(status=ExportStatus.EXPIRED, expires_at=now), export_id, now)
 
 
 def is_preparing(conn: Connection, export_id: str) -> bool:
@@ -133,12 +148,26 @@ def fail_stuck(conn: Connection, settings: Settings, now: datetime, *, user_id: 
     """
     if settings.export_stuck_minutes == 0:
         return 0
-    query = sa.update(analytics_exports).where(
-        analytics_exports.c.status == ExportStatus.PREPARING, analytics_exports.c.created_at < stuck_cutoff(settings, now))
-    if user_id is not None:
-        query = query.where(analytics_exports.c.user_id == user_id)
+    e = analytics_exports.c
+    stuck = sa.and_(e.status == ExportStatus.PREPARING, e.created_at < stuck_cutoff(settings, now))
     values = {"status": ExportStatus.FAILED, "error_message": stuck_message(settings), "completed_at": now}
-    return conn.execute(query.values(values)).rowcount
+    return _change_each(conn, settings, stuck, values, now, user_id)
+
+
+def _change_each(conn: Connection, settings: Settings, condition: sa.ColumnElement, values: dict, now: datetime,
+                 user_id: int | None) -> int:
+    """Change every export that meets `condition` (of one admin, or all), one at a time so each
+    change records its own event; the count changed. Conditional again per row: another
+    transaction may have changed it since the SELECT."""
+    e = analytics_exports.c
+    query = sa.select(e.id).where(condition)
+    if user_id is not None:
+        query = query.where(e.user_id == user_id)
+    changed = 0
+    for export_id in conn.execute(query).scalars().all():
+        change = sa.update(analytics_exports).where(e.id == export_id, condition).values(values)
+        changed += _changed(conn, settings, change, export_id, now)
+    return changed
 
 
 def claim_lost(conn: Connection, settings: Settings, now: datetime) -> list[str]:
@@ -161,21 +190,19 @@ def claim_lost(conn: Connection, settings: Settings, now: datetime) -> list[str]
     return claimed
 
 
-def expire_due(conn: Connection, now: datetime, *, user_id: int | None = None) -> int:
+def expire_due(conn: Connection, settings: Settings, now: datetime, *, user_id: int | None = None) -> int:
     """`ready` exports past `expires_at` → `expired`; the count. Their files go afterwards
     (the janitor's `expired_files`)."""
-    query = sa.update(analytics_exports).where(
-        analytics_exports.c.status == ExportStatus.READY, analytics_exports.c.expires_at <= now)
-    if user_id is not None:
-        query = query.where(analytics_exports.c.user_id == user_id)
-    return conn.execute(query.values(status=ExportStatus.EXPIRED)).rowcount
+    e = analytics_exports.c
+    due = sa.and_(e.status == ExportStatus.READY, e.expires_at <= now)
+    return _change_each(conn, settings, due, {"status": ExportStatus.EXPIRED}, now, user_id)
 
 
 def settle(conn: Connection, settings: Settings, now: datetime, user_id: int) -> None:
     """An admin's exports as they are at `now`, before any of them is read: stuck ones failed,
     those past their expiry expired (whether or not the janitor has run), so no status lies."""
     fail_stuck(conn, settings, now, user_id=user_id)
-    expire_due(conn, now, user_id=user_id)
+    expire_due(conn, settings, now, user_id=user_id)
 
 
 def expired_files(conn: Connection) -> list[tuple[str, str]]:

@@ -1,5 +1,6 @@
 """The admin dashboard: its page (public, it holds no data) and two small admin routes it needs
-besides the analytics and exports APIs: the report zone with its current day, and the campaigns."""
+besides the analytics and exports APIs: the report zone with its current day and number locale,
+and the campaigns."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import falcon
 
 from core.campaigns import list_campaigns
 from core.dates import local_today
+from core.locale import number_locale
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -48,7 +50,8 @@ class ReportMeta:
         self._tz = tz
 
     def on_get(self, req, resp):
-        resp.media = {"report_timezone": self._tz.key, "today": local_today(self._tz).isoformat()}
+        resp.media = {"report_timezone": self._tz.key, "today": local_today(self._tz).isoformat(),
+                      "locale": number_locale(self._tz)}
 
 
 class Campaigns:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from urllib.parse import urlencode
 
 import falcon
@@ -12,13 +13,16 @@ from sqlalchemy.engine import Engine
 from core import metrics
 from core.analytics.params import check_parameter_names
 from core.config import Settings
-from core.dates import iso_local
 from core.errors import NotFound, ServiceUnavailable, ValidationError, excerpt
-from core.exports import records
-from core.exports.links import NOT_FOUND, Link, link_of, open_download
+from core.exports import records, webhooks
+from core.exports.body import status_body
+from core.exports.downloads import DownloadRequest, downloads_of, record_download
+from core.exports.links import NOT_FOUND, Link, check_link, link_of, open_download
+from core.exports.links import Download as OpenedFile
 from core.exports.maintenance import delete_expired_files
 from core.exports.status import ExportStatus
 from core.exports.validation import parse_request
+from web.downloads import CountedBody, Span, client_address, entity_tag, http_date, requested_span
 
 RETRY_AFTER_SECONDS = 2
 IDEMPOTENCY_KEY = "Idempotency-Key"
@@ -36,39 +40,27 @@ def download_url(link: Link) -> str:
     return f"{DOWNLOAD_PATH}/{link.export_id}.{link.export_type}?{query}"
 
 
-def export_body(record: dict, settings: Settings) -> dict:
-    """The spec's status body, plus what a client needs while it waits and once it is done."""
-    tz = settings.report_timezone
-    body = {
-        "export_id": record["id"],
-        "status": record["status"],
-        "type": record["type"],
-        "dataset": record["dataset"],
-        "filters": record["filters"],
-        "columns": record["columns"],
-        "estimated_rows": record["estimated_rows"],
-        "created_at": iso_local(record["created_at"], tz),
-    }
-    status = record["status"]
-    if status == ExportStatus.PREPARING:
-        body["rows_written"] = record["rows_written"]
-    if status in (ExportStatus.READY, ExportStatus.EXPIRED):
+def export_body(record: dict, settings: Settings, notifications: list[dict]) -> dict:
+    """The status body (`core.exports.body`), its download link once `ready` (null once
+    expired), and the attempts at notifying its webhook events."""
+    body = status_body(record, settings.report_timezone)
+    if record["status"] in (ExportStatus.READY, ExportStatus.EXPIRED):
         link = link_of(settings, record)
-        body.update(actual_rows=record["actual_rows"], download_url=link and download_url(link),
-                    expires_at=iso_local(record["expires_at"], tz))
-    if status == ExportStatus.READY:
-        body["file_size"] = record["file_size"]
-    if status == ExportStatus.FAILED:
-        body["error_message"] = record["error_message"]
-    if status != ExportStatus.PREPARING:
-        body["completed_at"] = iso_local(record["completed_at"], tz)
+        body["download_url"] = link and download_url(link)
+    body["notifications"] = notifications
     return body
 
 
-def _render(resp: falcon.Response, record: dict, settings: Settings) -> None:
-    resp.media = export_body(record, settings)
-    if record["status"] == ExportStatus.PREPARING:
+def _render(resp: falcon.Response, body: dict, status: str) -> None:
+    resp.media = body
+    if status == ExportStatus.PREPARING:
         resp.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
+
+
+def _events_sender(engine: Engine, settings: Settings, enqueue_webhook: Callable[[str], None]) -> Callable[[], None]:
+    """Queues the webhook events a request's transaction may have written (a cancel; an expiry
+    or stuck export found while reading); the janitor queues whatever this could not."""
+    return partial(webhooks.dispatch, engine, settings, enqueue_webhook)
 
 
 def _idempotency_key(raw: str | None) -> str | None:
@@ -78,8 +70,15 @@ def _idempotency_key(raw: str | None) -> str | None:
 
 
 class Exports:
-    def __init__(self, engine: Engine, settings: Settings, enqueue: Callable[[str], None]):
+    def __init__(self, engine: Engine, settings: Settings, enqueue: Callable[[str], None],
+                 enqueue_webhook: Callable[[str], None]):
         self._engine, self._settings, self._enqueue = engine, settings, enqueue
+        self._send_events = _events_sender(engine, settings, enqueue_webhook)
+
+    def _render_one(self, resp: falcon.Response, record: dict) -> None:
+        with self._engine.connect() as conn:
+            sent = webhooks.notifications(conn, self._settings, [record["id"]])[record["id"]]
+        _render(resp, export_body(record, self._settings, sent), record["status"])
 
     def on_post(self, req, resp):
         request = parse_request(req.get_media(default_when_empty=None))
@@ -87,19 +86,20 @@ class Exports:
         user_id = req.context.principal.user_id
         with self._engine.begin() as conn:  # committed before the worker can look for it
             record, created = records.create_export(conn, self._settings, user_id, request, key)
+        self._send_events()
         resp.location = f"{req.path}/{record['id']}"
         if not created:  # the export this request already made, or an equal one: no new job
-            _render(resp, record, self._settings)
+            self._render_one(resp, record)
             return
         try:
             self._enqueue(record["id"])
         except ServiceUnavailable:
             with self._engine.begin() as conn:
-                records.fail_export(conn, record["id"], QUEUE_DOWN_MESSAGE)
+                records.fail_export(conn, self._settings, record["id"], QUEUE_DOWN_MESSAGE)
             raise
         metrics.export_created(record["dataset"], record["type"])
         resp.status = falcon.HTTP_201
-        _render(resp, record, self._settings)
+        self._render_one(resp, record)
 
     def on_get(self, req, resp):
         check_parameter_names(req.params, LIST_PARAMETERS)
@@ -108,36 +108,53 @@ class Exports:
                 conn, self._settings, req.context.principal.user_id,
                 limit=req.get_param("limit"), cursor=req.get_param("cursor"),
             )
+        self._send_events()
+        with self._engine.connect() as conn:
+            sent = webhooks.notifications(conn, self._settings, [record["id"] for record in found])
         resp.media = {
-            "exports": [export_body(record, self._settings) for record in found],
+            "exports": [export_body(record, self._settings, sent[record["id"]]) for record in found],
             "next_cursor": next_cursor,
         }
 
 
 class Export:
-    def __init__(self, engine: Engine, settings: Settings):
+    def __init__(self, engine: Engine, settings: Settings, enqueue_webhook: Callable[[str], None]):
         self._engine, self._settings = engine, settings
+        self._send_events = _events_sender(engine, settings, enqueue_webhook)
 
     def on_delete(self, req, resp, export_id):
         """Cancel: a `preparing` export becomes `canceled`, a `ready` one `expired` and its file
         goes; 200 with the status body, whatever it was (a second cancel changes nothing)."""
         with self._engine.begin() as conn:
             record = records.cancel_export(conn, self._settings, req.context.principal.user_id, export_id)
+        self._send_events()
         delete_expired_files(self._engine, self._settings)
-        _render(resp, record, self._settings)
+        self._render(resp, record)
 
     def on_get(self, req, resp, export_id):
         with self._engine.begin() as conn:
             record = records.get_export(conn, self._settings, req.context.principal.user_id, export_id)
-        _render(resp, record, self._settings)
+        self._send_events()
+        self._render(resp, record)
+
+    def _render(self, resp: falcon.Response, record: dict) -> None:
+        """The status body with its notifications, its last downloads and their count."""
+        with self._engine.connect() as conn:
+            sent = webhooks.notifications(conn, self._settings, [record["id"]])[record["id"]]
+            downloads, count = downloads_of(conn, self._settings, record["id"])
+        body = export_body(record, self._settings, sent)
+        body.update(downloads=downloads, download_count=count)
+        _render(resp, body, record["status"])
 
 
 class Download:
     """A signed link is its own credential (the spec's `curl -O` sends no token).
 
     Behind nginx (EXPORT_ACCEL_PREFIX set) the app only checks the link and names the file: nginx
-    sends it from its internal location, so a client reading slowly holds an nginx connection,
-    not an app thread. Without it the app streams the file itself.
+    sends it from its internal location (and answers a Range itself), so a client reading slowly
+    holds an nginx connection, not an app thread. Without it the app streams the file itself. HEAD
+    is answered by the app either way. Every request whose signature checks out is audited
+    (`core.exports.downloads`) with what it sends.
     """
 
     public = True
@@ -146,18 +163,68 @@ class Download:
         self._engine, self._settings = engine, settings
 
     def on_get(self, req, resp, file_name):
-        match = _FILE_NAME.fullmatch(file_name)
-        if match is None:
-            raise NotFound(NOT_FOUND)
-        export_id, export_type = match.groups()
-        with self._engine.connect() as conn:
-            download = open_download(conn, self._settings, export_id, export_type,
-                                     req.get_param("expires"), req.get_param("signature"))
-        resp.content_type = CONTENT_TYPES[export_type]
-        resp.downloadable_as = download.attachment_name
-        resp.set_header("Cache-Control", "private, no-store")
-        if self._settings.export_accel_prefix:
-            download.stream.close()
-            resp.set_header("X-Accel-Redirect", f"{self._settings.export_accel_prefix}{download.file_name}")
+        self._answer(req, resp, file_name, head=False)
+
+    def on_head(self, req, resp, file_name):
+        """The headers of the GET, no body (curl -I); audited with 0 bytes."""
+        self._answer(req, resp, file_name, head=True)
+
+    def _answer(self, req, resp, file_name: str, *, head: bool) -> None:
+        export_id, export_type = _parse_file_name(file_name)
+        expires = check_link(self._settings, export_id, req.get_param("expires"), req.get_param("signature"))
+        audit = partial(record_download, self._engine, DownloadRequest(
+            export_id, client_address(req, self._settings.trusted_proxies), req.user_agent, req.get_header("Range")))
+        try:
+            with self._engine.connect() as conn:
+                opened = open_download(conn, self._settings, export_id, export_type, expires)
+        except NotFound:
+            audit(404, 0)
+            raise
+        try:
+            span = _describe(req, resp, opened, export_id)
+        except falcon.HTTPRangeNotSatisfiable:
+            opened.stream.close()
+            audit(416, 0)
+            raise
+        self._send(resp, opened, span, audit, head=head)
+
+    def _send(self, resp, opened: OpenedFile, span: Span | None, audit: Callable[[int, int | None], None], *,
+              head: bool) -> None:
+        """Hand the bytes over, and audit what goes: nothing for HEAD; behind nginx, what nginx is
+        told to send (the file, or the range it answers itself); else the app's counted stream."""
+        start, length = (span.start, span.length) if span else (0, opened.size)
+        status = 206 if span else 200
+        if head or self._settings.export_accel_prefix:
+            opened.stream.close()
+            audit(status, 0 if head else length)
+            if not head:
+                resp.set_header("X-Accel-Redirect", f"{self._settings.export_accel_prefix}{opened.file_name}")
             return
-        resp.set_stream(download.stream, download.size)
+        resp.set_stream(CountedBody(opened.stream, start, length, lambda sent: audit(status, sent)), length)
+
+
+def _parse_file_name(file_name: str) -> tuple[str, str]:
+    match = _FILE_NAME.fullmatch(file_name)
+    if match is None:
+        raise NotFound(NOT_FOUND)
+    export_id, export_type = match.groups()
+    return export_id, export_type
+
+
+def _describe(req, resp, opened: OpenedFile, export_id: str) -> Span | None:
+    """The headers of a download, and the byte range it answers (None: the whole file; raises
+    HTTPRangeNotSatisfiable for a range past the end)."""
+    etag, modified = entity_tag(export_id, opened.size), http_date(opened.modified)
+    # First: a 416 is an error in the API's JSON shape, without the file's headers.
+    span = requested_span(req.get_header("Range"), req.get_header("If-Range"), (etag, modified), opened.size)
+    resp.content_type = CONTENT_TYPES[opened.export_type]
+    resp.downloadable_as = opened.attachment_name
+    resp.set_header("Cache-Control", "private, no-store")
+    resp.set_header("Accept-Ranges", "bytes")
+    resp.set_header("ETag", etag)
+    resp.set_header("Last-Modified", modified)
+    if span is not None:
+        resp.status = falcon.HTTP_206
+        resp.set_header("Content-Range", span.content_range)
+    resp.content_length = span.length if span else opened.size
+    return span

@@ -31,7 +31,7 @@ async function request(method, path, { params, body } = {}) {
     throw new ApiError(0, "network_error", `Could not reach the server (${error.message})`);
   }
   const payload = await response.json().catch(() => null);
-  if (response.ok) return payload;
+  if (response.ok) return { body: payload, freshAsOf: response.headers.get("X-Data-Fresh-As-Of") };
   const detail = payload?.error || {};
   const error = new ApiError(response.status, detail.code || "http_error", detail.message || `HTTP ${response.status}`);
   if (response.status === 401) {
@@ -41,6 +41,8 @@ async function request(method, path, { params, body } = {}) {
   throw error;
 }
 
-export const apiGet = (path, params) => request("GET", path, { params });
-export const apiPost = (path, body) => request("POST", path, { body });
-export const apiDelete = (path) => request("DELETE", path);
+export const apiGet = async (path, params) => (await request("GET", path, { params })).body;
+// The answer and the instant the server read its data (analytics routes say so in a header).
+export const apiGetFresh = (path, params) => request("GET", path, { params });
+export const apiPost = async (path, body) => (await request("POST", path, { body })).body;
+export const apiDelete = async (path) => (await request("DELETE", path)).body;

@@ -25,10 +25,39 @@ export function presetRange(preset, today) {
   throw new Error(`unknown preset ${preset}`);
 }
 
-// The period of the same length that ends the day before `from`.
-export function previousRange({ from, to }) {
-  const length = daysBetween(from, to) + 1;
-  return { from: addDays(from, -length), to: addDays(from, -1) };
+const lastOfMonth = (day) => addDays(firstOfMonth(addDays(firstOfMonth(day), 31)), -1);
+const earlier = (a, b) => (a < b ? a : b);
+
+// What the KPI changes compare, like with like: the range's complete days (today is left out
+// until it is over) against as many days of the period before. A range from the 1st within one
+// month is compared with the first as many days of the previous month; any other range with the
+// same number of days just before it. Null when no day of the range is complete yet.
+export function comparison({ from, to }, today) {
+  const lastComplete = earlier(to, addDays(today, -1));
+  if (lastComplete < from) return null;
+  const days = daysBetween(from, lastComplete) + 1;
+  const current = { from, to: lastComplete };
+  const leavesOutToday = to >= today;
+  if (from === firstOfMonth(from) && lastComplete.slice(0, 7) === from.slice(0, 7)) {
+    const monthBefore = firstOfMonth(addDays(from, -1));
+    const wholeMonth = lastComplete === lastOfMonth(from);
+    const previous = { from: monthBefore, to: wholeMonth ? lastOfMonth(monthBefore) : earlier(addDays(monthBefore, days - 1), lastOfMonth(monthBefore)) };
+    const label = wholeMonth ? `vs ${monthBefore.slice(0, 7)}` : `vs first ${daysBetween(previous.from, previous.to) + 1} days of ${monthBefore.slice(0, 7)}`;
+    return { current, previous, label, leavesOutToday };
+  }
+  const previous = { from: addDays(from, -days), to: addDays(from, -1) };
+  return { current, previous, label: `vs previous ${days} day${days === 1 ? "" : "s"}`, leavesOutToday };
+}
+
+// A trend bucket (labelled by its first day: the Monday of a week, the 1st of a month) is partial
+// when only some of its days count: it starts before `from`, ends after `to`, or is not over.
+export function bucketPartiality(label, granularity, { from, to }, today) {
+  const end = { daily: label, weekly: addDays(label, 6), monthly: lastOfMonth(label) }[granularity];
+  const reasons = [];
+  if (label < from) reasons.push(`starts before ${from}: only days from ${from} count`);
+  if (end > to) reasons.push(`ends after ${to}: only days through ${to} count`);
+  if (end >= today && today <= to) reasons.push(label === today && granularity === "daily" ? "today, so far" : "not over yet");
+  return reasons;
 }
 
 // The API's own rules (400/422), checked before asking it; null when the range is fine.

@@ -12,10 +12,11 @@ const PAGE_SIZE = 50;
 const METRIC_DIRECTION = { spend: "debit", earn: "credit" };
 const HINT = "Click a feature, a top user or a trend period to see its transactions.";
 
-// A button that opens the drill-down; `what` is feature, user or bucket, `value` what was clicked.
-export function drillButton(what, value, text, description) {
+// A button that opens the drill-down; `what` is feature, user or bucket, `value` what was clicked,
+// `content` what it shows (text or nodes).
+export function drillButton(what, value, content, description) {
   return el("button", { type: "button", class: "drill", dataset: { drill: what, value: String(value) },
-    title: description, text });
+    title: description }, content);
 }
 
 function lastDayOfBucket(first, granularity) {
@@ -87,6 +88,7 @@ export function drilldownPanel(currentState, exportThese) {
 
   const show = async () => {
     const mine = ++asked;
+    panel.querySelector(":scope > .retry")?.remove();
     previous.disabled = next.disabled = true;
     setPanelState(panel, "loading", "Loading…");
     try {
@@ -96,6 +98,9 @@ export function drilldownPanel(currentState, exportThese) {
       if (mine !== asked || error.status === 401) return;
       previous.disabled = page === 0; // Previous leads back to the page shown before
       setPanelState(panel, "error", errorText(error));
+      const retry = el("button", { type: "button", class: "retry", text: "Try again" });
+      retry.addEventListener("click", show);
+      panel.querySelector(".panel-status").after(retry);
     }
   };
 
@@ -112,6 +117,7 @@ export function drilldownPanel(currentState, exportThese) {
 
   function close() {
     asked += 1;
+    panel.querySelector(":scope > .retry")?.remove();
     opened = null;
     panel.querySelector("#drilldown-title").textContent = "Transactions";
     setPanelState(panel, "closed", HINT);

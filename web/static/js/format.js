@@ -1,7 +1,15 @@
-// Numbers as an admin of an Indian wallet reads them (lakh grouping, rupees).
-const integer = new Intl.NumberFormat("en-IN", { maximumFractionDigits: 0 });
-const decimal = new Intl.NumberFormat("en-IN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const rupees = new Intl.NumberFormat("en-IN", { style: "currency", currency: "INR" });
+// One number format everywhere (cards, tables, chart ticks and tooltips): the report zone's
+// locale from GET …/meta (en-IN for Asia/Kolkata: lakh grouping), rupees for money.
+let integer;
+let decimal;
+let rupees;
+
+export function useLocale(locale) {
+  integer = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
+  decimal = new Intl.NumberFormat(locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  rupees = new Intl.NumberFormat(locale, { style: "currency", currency: "INR" });
+}
+useLocale("en-IN");
 
 export const formatInteger = (value) => integer.format(value);
 export const formatDecimal = (value) => decimal.format(value);

@@ -7,7 +7,7 @@ import { formatInteger } from "./format.js";
 export function topUsersPanel() {
   const panel = document.querySelector('[data-panel="top-users"]');
   const load = panelLoader(panel, ({ items, metric }) => {
-    table(panel.querySelector("#top-users-table"), [["#", "num"], ["User"], ["Email", "email"], [metric, "num"]],
+    table(panel.querySelector("#top-users-table"), [["#", "num"], ["User"], ["Email", "email"], [`${metric[0].toUpperCase()}${metric.slice(1)} (tokens)`, "num"]],
       items.map((item, index) => el("tr", { dataset: { userId: String(item.user_id) } },
         el("td", { class: "num", text: String(index + 1) }),
         el("th", { scope: "row" }, drillButton("user", item.user_id, item.username, `Transactions of ${item.username}`),
