@@ -424,8 +424,9 @@ def test_notification_state_reads_the_webhook_attempts_and_a_missing_field_as_no
 
 
 def test_a_row_shows_its_notification_state_once_the_api_reports_it(browser, server):
-    """The lifecycle work adds `notifications` to each export; until then the API has none, so the
-    field is added here to the API's own answer."""
+    """This server has no EXPORT_WEBHOOK_URL, so its exports' `notifications` are empty: two failed
+    attempts are put into the API's own answer (webhook delivery itself is tested against a real
+    receiver in tests/test_exports_webhooks.py)."""
     token = make_token(sub=str(EXPORTS_ADMIN))
     wait_ready(server, token, post_export(server, token, {"dataset": "users", "columns": ["email"]})["export_id"])
     page, _ = admin_page(browser, server, EXPORTS_ADMIN)
