@@ -219,7 +219,7 @@ def test_export_these_fills_the_export_form_and_makes_that_export(page, server, 
     assert export["actual_rows"] == len(every_transaction(server, token, **shown, reason=feature))
 
 
-def test_a_failing_drilldown_says_why_and_a_late_answer_does_not_reopen_it(page):
+def test_a_failing_drilldown_says_why_tries_again_and_a_late_answer_does_not_reopen_it(page):
     page.route("**/api/v1/admin/analytics/transactions?*", lambda route: route.fulfill(
         status=503, content_type="application/json",
         body='{"error": {"code": "service_unavailable", "message": "Database unavailable; retry"}}'))
@@ -230,6 +230,10 @@ def test_a_failing_drilldown_says_why_and_a_late_answer_does_not_reopen_it(page)
     expect(panel.locator("#drilldown-table")).to_be_hidden()
 
     page.unroute("**/api/v1/admin/analytics/transactions?*")
+    panel.get_by_role("button", name="Try again").click()
+    expect(panel).to_have_attribute("data-state", "ready")
+    expect(panel.get_by_role("button", name="Try again")).to_have_count(0)
+
     held = []
     page.route("**/api/v1/admin/analytics/transactions?*", lambda route: held.append(route))
     page.locator("#features-table button.drill").first.click()
