@@ -209,6 +209,8 @@ def test_export_these_fills_the_export_form_and_makes_that_export(page, server, 
     expect(page.locator("#export-dataset")).to_have_value("transactions")
     for name, value in {**shown, "reason": feature}.items():
         expect(page.locator(f'#export-filters [name="{name}"]')).to_have_value(value)
+    for name in ("from", "to"):  # ISO text, never the browser's locale format
+        expect(page.locator(f'#export-filters [name="{name}"]')).to_have_attribute("type", "text")
     expect(page.locator("#export-form button[type=submit]")).to_be_focused()
     page.click('#export-form label:has(input[value="json"])')
     page.click("#export-form button[type=submit]")

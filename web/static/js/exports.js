@@ -21,7 +21,9 @@ function field([name, kind, label], { range, campaigns }) {
     input = el("select", { name }, el("option", { value: "", text: "any" }),
       options.map(([value, shown]) => el("option", { value, text: shown })));
   } else if (kind === "date") {
-    input = el("input", { type: "date", name, value: range[name] });
+    // ISO text, as the range fields: a native date input shows the browser's locale (11/02/2026).
+    input = el("input", { type: "text", name, value: range[name], pattern: "\\d{4}-\\d{2}-\\d{2}",
+      placeholder: "YYYY-MM-DD", inputmode: "numeric", autocomplete: "off", size: "10" });
   } else if (kind === "id") {
     input = el("input", { type: "text", name, inputmode: "numeric", autocomplete: "off" });
   } else {
