@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from pymysql.constants import CLIENT
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.ext.compiler import compiles
 
 UNSIGNED_BIGINT = sa.BigInteger().with_variant(mysql.BIGINT(unsigned=True), "mysql", "mariadb")
 UNSIGNED_INT = sa.Integer().with_variant(mysql.INTEGER(unsigned=True), "mysql", "mariadb")
@@ -269,3 +270,28 @@ def equals_exactly(bind: Connection | Engine, column: sa.ColumnElement, value: s
     """`column = value` byte for byte; the collation goes on the value, not the column, so the
     column stays index-friendly."""
     return column == exactly(bind, sa.literal(value, sa.String))
+
+
+class _ExactText(sa.sql.functions.FunctionElement):
+    """A text value compared byte for byte by whichever database the query is compiled for."""
+
+    type = sa.String()
+    name = "exact_text"
+    inherit_cache = True
+
+
+@compiles(_ExactText)
+def _exact_text_as_is(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_ExactText, "mysql")
+@compiles(_ExactText, "mariadb")
+def _exact_text_collated(element, compiler, **kw):
+    collation = "utf8mb4_nopad_bin" if compiler.dialect.is_mariadb else "utf8mb4_0900_bin"
+    return f"{compiler.process(element.clauses, **kw)} COLLATE {collation}"
+
+
+def equals_exactly_anywhere(column: sa.ColumnElement, value: str) -> sa.ColumnElement[bool]:
+    """`equals_exactly` for a query built before it knows its database (the export datasets)."""
+    return column == _ExactText(sa.literal(value, sa.String))

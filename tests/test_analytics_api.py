@@ -155,7 +155,7 @@ def test_the_openapi_document_is_public_and_lists_every_route(db, client):
         *(f"{API}{path}" for path in ("/tokens/overview", "/tokens/trend", "/tokens/by-feature",
                                       "/tokens/composition", "/users/top", "/purchases", "/promotions",
                                       "/status", "/etl-runs", "/etl-runs/{run_id}", "/exports", "/exports/{export_id}",
-                                      "/meta", "/campaigns")),
+                                      "/meta", "/campaigns", "/transactions")),
         "/exports/{file_name}",
     }
 

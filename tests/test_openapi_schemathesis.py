@@ -22,7 +22,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from core.exports import records, state
+from core.exports import browse, records, state
+from core.exports.datasets import TRANSACTIONS
 from core.exports.generation import generate_export
 from core.exports.links import link_of
 from core.exports.validation import parse_request
@@ -51,6 +52,7 @@ RANGE_WITH_DATA = {"from": "2025-10-30", "to": "2025-11-04"}
 OPERATIONS = sorted((path, method.upper()) for path, item in openapi.PATHS.items() for method in item)
 EXPORTS = f"{openapi.API}/exports"
 DOWNLOAD = f"{openapi.DOWNLOAD_PATH}/{{file_name}}"
+TRANSACTIONS_PATH = f"{openapi.API}/transactions"
 ADMIN_USER_ID = 1  # the `sub` of admin_headers
 
 
@@ -102,11 +104,20 @@ def _link(settings, record: dict) -> tuple[dict, dict]:
     return {"file_name": parts.path.rsplit("/", 1)[1]}, query
 
 
+def _transaction_cursor(engine, settings) -> str:
+    """A real `next_cursor` of the drill-down over the seeded range."""
+    request = browse.parse_page_request(TRANSACTIONS, {**RANGE_WITH_DATA, "limit": "1"})
+    with engine.connect() as conn:
+        _, cursor = browse.read_page(conn, TRANSACTIONS, request, settings.report_timezone)
+    assert cursor is not None
+    return cursor
+
+
 def _no_queue(export_id: str) -> None:
     """Created exports stay `preparing`: enough for the document, and nothing piles up in Redis."""
 
 
-def _cases(operation, path: str, export_ids: list[str]):
+def _cases(operation, path: str, export_ids: list[str], cursor: str):
     strategies = [operation.as_strategy(GenerationMode.POSITIVE)]
     if operation.path_parameters or operation.query or operation.body:
         strategies.append(operation.as_strategy(GenerationMode.NEGATIVE))
@@ -118,6 +129,8 @@ def _cases(operation, path: str, export_ids: list[str]):
     if path == EXPORTS and operation.method.upper() == "GET":
         strategies.append(st.sampled_from(export_ids).flatmap(
             lambda cursor: operation.as_strategy(query={"cursor": cursor, "limit": 2})))
+    if path == TRANSACTIONS_PATH:
+        strategies.append(operation.as_strategy(query={**RANGE_WITH_DATA, "limit": 1, "cursor": cursor}))
     if path == EXPORTS and operation.method.upper() == "POST":
         strategies.append(operation.as_strategy(body={"type": "json", "dataset": "transactions",
                                                       "filters": RANGE_WITH_DATA}))
@@ -128,6 +141,7 @@ def _cases(operation, path: str, export_ids: list[str]):
 def test_every_operation_keeps_to_the_document(db, settings, admin_headers, path, method):
     _seed(db)
     export_ids = _seed_exports(db, settings)
+    cursor = _transaction_cursor(db, settings)
     schema = schemathesis.openapi.from_wsgi(openapi.PATH, create_app(settings, enqueue_export=_no_queue),
                                             config=CONFIG)
     operation = schema[path][method]
@@ -135,7 +149,7 @@ def test_every_operation_keeps_to_the_document(db, settings, admin_headers, path
     @hypothesis_settings(max_examples=30, deadline=None, database=None,
                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                                 HealthCheck.filter_too_much])
-    @given(case=_cases(operation, path, export_ids))
+    @given(case=_cases(operation, path, export_ids, cursor))
     def exercise(case):
         case.call_and_validate(headers=admin_headers, checks=CHECKS)
 

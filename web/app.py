@@ -14,9 +14,10 @@ from core.analytics import params
 from core.auth import CurrentAdmins
 from core.config import Settings
 from core.db import get_engine
+from core.exports.datasets import TRANSACTIONS
 from web import errors, openapi
 from web.middleware import AdminAuthMiddleware, RequestBodyLimitMiddleware, RequestIdMiddleware
-from web.resources import dashboard, etl, exports, health, metrics
+from web.resources import dashboard, drilldown, etl, exports, health, metrics
 from web.resources.analytics import Question
 from workers.enqueue import etl_run_enqueuer, export_enqueuer, sending_broker, webhook_enqueuer
 
@@ -90,6 +91,7 @@ def create_app(settings: Settings, enqueue_export: Callable[[str], None] | None 
     for path, (answer, options) in ANALYTICS_ROUTES.items():
         app.add_route(f"{openapi.API}{path}", Question(engine, settings.report_timezone, answer, options))
     app.add_route(f"{openapi.API}/status", etl.EtlStatusResource(engine, settings))
+    app.add_route(f"{openapi.API}/transactions", drilldown.DatasetRows(engine, settings.report_timezone, TRANSACTIONS))
     enqueue_export = enqueue_export or _on_first_use(lambda: export_enqueuer(sending_broker(settings)))
     enqueue_etl = enqueue_etl or _on_first_use(lambda: etl_run_enqueuer(sending_broker(settings)))
     enqueue_webhook = enqueue_webhook or _on_first_use(lambda: webhook_enqueuer(sending_broker(settings)))

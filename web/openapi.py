@@ -3,16 +3,23 @@ describes the API's shape, nothing of its data, so tools can fetch it without a 
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+
 from core.analytics.params import MAX_TEXT_LENGTH, MIN_LIMIT
 from core.analytics.tokens import GRANULARITIES
 from core.analytics.users import DEFAULT_LIMIT, MAX_LIMIT, METRICS
 from core.dates import EARLIEST_DAY, LATEST_DAY
 from core.exports import webhooks
+from core.exports.browse import CURSOR_PATTERN, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
 from core.exports.datasets import (
     DATASETS,
     MAX_CODE_LENGTH,
     MAX_USER_ID,
     MAX_USER_ID_TEXT_DIGITS,
+    TRANSACTIONS,
     Dataset,
     Filter,
     parse_user_id,
@@ -91,6 +98,8 @@ _USER_ID = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_USER_ID},
             "description": f"a user id from 1 to {MAX_USER_ID} as a number, or as a string of at most "
                            f"{MAX_USER_ID_TEXT_DIGITS} digits with no leading zero"}
 _CODE = {"type": "string", "minLength": 1, "maxLength": MAX_CODE_LENGTH}
+_CURSOR = {"type": "string", "pattern": f"^{CURSOR_PATTERN.pattern}$",
+           "description": "opaque: pass back `next_cursor` as it came"}
 
 
 def _filter_value(rule: Filter) -> dict:
@@ -98,6 +107,54 @@ def _filter_value(rule: Filter) -> dict:
     if choices:
         return {"enum": list(choices)}
     return _USER_ID if rule.parse is parse_user_id else _CODE
+
+
+def _filter_parameter(rule: Filter) -> dict:
+    """A filter as a query parameter: a user id is its decimal text there."""
+    return _USER_ID["anyOf"][1] if rule.parse is parse_user_id else _filter_value(rule)
+
+
+def _row(dataset: Dataset) -> dict:
+    """A row of the dataset as its JSON export writes it."""
+    properties = {}
+    for name, column in dataset.columns.items():
+        if name in dataset.json_columns:
+            schema = {"description": "the JSON document as stored"}
+        elif isinstance(column.type, sa.Enum):
+            schema = {"enum": list(column.type.enums)}
+        elif column.type.python_type is datetime:
+            schema = _TIMESTAMP
+        elif column.type.python_type is int:
+            schema = {"type": "integer"}
+        elif column.type.python_type is Decimal:
+            schema = {"type": "number"}
+        else:
+            schema = {"type": "string"}
+        nullable = getattr(column, "nullable", False) and name not in dataset.json_columns
+        properties[name] = _nullable(schema) if nullable else schema
+    return _object(properties)
+
+
+def _rows_route(dataset: Dataset) -> dict:
+    bound = f"{dataset.timestamp.name}, a day of REPORT_TIMEZONE"
+    return {"get": _admin(
+        f"The {dataset.name} of an export with these filters, a page at a time (the dashboard's drill-down), "
+        f"in the export's order ({dataset.timestamp.name}, then id)",
+        {"200": _json(_ref(f"{dataset.name.title()}Page"), "A page"),
+         "400": _error("validation_error: an unknown, repeated or bad parameter (as the export's filters), "
+                       "a bad `limit` or `cursor`"),
+         "422": _error("business_rule_violation: `from` after `to`, or more than 365 days apart")},
+        tags=("dashboard",),
+        parameters=[
+            _query("from", _API_DAY, f"First day of {bound}, inclusive", required=True),
+            _query("to", _API_DAY, "Last day, inclusive; at most 365 days after `from`", required=True),
+            *[_query(name, _filter_parameter(rule), f"Only rows whose {name} is this (as the export's filter)")
+              for name, rule in dataset.filters.items()],
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": PAGE_LIMIT_MAX,
+                             "default": PAGE_LIMIT_DEFAULT}, "Page size"),
+            _query("cursor", _CURSOR, "`next_cursor` of the previous page"),
+        ],
+    )}
 
 
 def _export_request(dataset: Dataset) -> dict:
@@ -340,6 +397,10 @@ SCHEMAS = {
         "runs": {"type": "array", "maxItems": 100, "items": _ref("EtlRun")},
         "next_cursor": _nullable({"type": "string", "pattern": "^[0-9]+$",
                                   "description": "`cursor` of the next page; null on the last"}),
+    }),
+    "TransactionsPage": _object({
+        "transactions": {"type": "array", "maxItems": PAGE_LIMIT_MAX, "items": _row(TRANSACTIONS)},
+        "next_cursor": _nullable({**_CURSOR, "description": "`cursor` of the next page; null on the last"}),
     }),
     "ExportRequest": {"oneOf": [_export_request(dataset) for dataset in DATASETS.values()]},
     "Export": {"oneOf": [_export_status(status, extra, _NOTIFICATIONS)
@@ -593,6 +654,7 @@ PATHS = {
         tags=("etl",),
         parameters=[_path("run_id", {"type": "integer", "minimum": 1, "maximum": 2**32 - 1}, "The run's id")],
     )},
+    f"{API}/transactions": _rows_route(TRANSACTIONS),
     **EXPORT_PATHS,
 }
 

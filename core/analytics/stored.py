@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from core.aggregates import PurchaseTotals, ReferralTotals, money
 from core.analytics.cache import database_key, days
 from core.analytics.days import StoredRange
-from core.dialect import exactly
+from core.dialect import equals_exactly, exactly
 from core.tables import (
     analytics_daily_breakdown,
     analytics_daily_purchases,
@@ -92,6 +92,15 @@ def sums_by(conn: Connection, days: StoredRange, column: str) -> dict[str, list[
         query = query.where(_day.date.not_in(sorted(days.dirty)))
     rows = conn.execute(query)
     return {name: [int(credited), int(debited)] for name, credited, debited in rows}
+
+
+def days_with_reason(conn: Connection, days: StoredRange, reason: str) -> set[date]:
+    """The usable stored days whose breakdown holds ledger rows of `reason` (byte for byte)."""
+    b = analytics_daily_breakdown.c
+    query = sa.select(b.date).distinct().where(b.date >= days.first, b.date <= days.last,
+                                               equals_exactly(conn, b.reason, reason))
+    usable = days.usable
+    return {day for (day,) in conn.execute(query) if day in usable}
 
 
 def purchases(conn: Connection, versions: dict[date, str]) -> PurchaseTotals:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from core.dates import day_bounds
+from core.dialect import equals_exactly_anywhere
 from core.errors import ValidationError, excerpt
 from core.exports.writers import Layout
 from core.numbers import is_ascii_digits
@@ -43,14 +44,15 @@ MAX_USER_ID_TEXT_DIGITS = 18
 
 
 # A filter's parser has the signature of the analytics parameters' (core.analytics.params.Parser):
-# the raw value, then its name for the message.
+# the raw value, then its name as the caller's message shows it (`filters.user_id` in an export's
+# body, `user_id` as a query parameter).
 FilterParser = Callable[[object, str], object]
 
 
 def _enum(*values: str) -> FilterParser:
     def parse(raw: object, name: str) -> str:
         if raw not in values:
-            raise ValidationError(f"filters.{name} must be one of {', '.join(values)}; got {excerpt(repr(raw))}")
+            raise ValidationError(f"{name} must be one of {', '.join(values)}; got {excerpt(repr(raw))}")
         return raw
 
     parse.choices = values  # what the OpenAPI document lists
@@ -64,13 +66,13 @@ def parse_user_id(raw: object, name: str) -> int:
     elif isinstance(raw, float) and raw.is_integer():
         raw = int(raw)  # 42.0 is the JSON integer 42 (JSON Schema agrees)
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_USER_ID:
-        raise ValidationError(f"filters.{name} must be a positive integer user id; got {excerpt(repr(raw))}")
+        raise ValidationError(f"{name} must be a positive integer user id; got {excerpt(repr(raw))}")
     return raw
 
 
 def parse_code(raw: object, name: str) -> str:
     if not isinstance(raw, str) or not raw or len(raw) > MAX_CODE_LENGTH:
-        raise ValidationError(f"filters.{name} must be a non-empty string of at most {MAX_CODE_LENGTH} characters")
+        raise ValidationError(f"{name} must be a non-empty string of at most {MAX_CODE_LENGTH} characters")
     return raw
 
 
@@ -79,6 +81,13 @@ class Filter:
     column: sa.ColumnElement
     parse: FilterParser
     indexed: bool = False  # an index leads with the column: the database should pick its plan
+
+    def matches(self, value: object) -> sa.ColumnElement[bool]:
+        # Free text (a reason, a feature, a campaign id) is compared byte for byte, as the analytics
+        # compare it: MySQL's collation would also match other letter cases and trailing spaces.
+        if self.parse is parse_code:
+            return equals_exactly_anywhere(self.column, value)
+        return self.column == value
 
 
 @dataclass(frozen=True)
@@ -153,7 +162,7 @@ class Dataset:
             query = query.where(self.timestamp >= start, self.timestamp < end)
         for name, value in filters.items():
             if name in self.filters:
-                query = query.where(self.filters[name].column == value)
+                query = query.where(self.filters[name].matches(value))
         return query
 
 

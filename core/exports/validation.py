@@ -37,12 +37,13 @@ def parse_request(body: object) -> ExportRequest:
     return ExportRequest(
         type=export_type,
         dataset=dataset,
-        filters=_parse_filters(dataset, body.get("filters", {})),
+        filters=parse_filters(dataset, body.get("filters", {}), prefix="filters."),
         columns=_parse_columns(dataset, body["columns"]) if "columns" in body else None,
     )
 
 
-def _parse_filters(dataset: Dataset, raw: object) -> dict[str, Any]:
+def parse_filters(dataset: Dataset, raw: object, prefix: str = "") -> dict[str, Any]:
+    """The dataset's filters, validated and normalised; `prefix` names them in messages."""
     if not isinstance(raw, dict):
         raise ValidationError("filters must be a JSON object")
     unknown = sorted(set(raw) - set(dataset.filter_names))
@@ -57,7 +58,7 @@ def _parse_filters(dataset: Dataset, raw: object) -> dict[str, Any]:
         filters.update({"from": first.isoformat(), "to": last.isoformat()})
     for name, rule in dataset.filters.items():
         if name in raw:  # null is refused, not ignored
-            filters[name] = rule.parse(raw[name], name)
+            filters[name] = rule.parse(raw[name], prefix + name)
     return filters
 
 

@@ -13,7 +13,7 @@ timestamp into a `datetime` and back was a quarter of an export's time.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -128,11 +128,11 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
-def write_json(out: TextIO, layout: Layout, rows: Iterable[Sequence], tz: ZoneInfo, progress: Progress) -> int:
-    out.write("[")
+def json_records(layout: Layout, rows: Iterable[Sequence], tz: ZoneInfo) -> Iterator[dict]:
+    """Each row as the JSON file has it: native types, JSON documents parsed, timestamps ISO 8601
+    with the offset of `tz` (the API's rows of a dataset are these too)."""
     local_time = LocalTimes(tz, iso=True)
     names, times, jsons = layout.names, layout.positions(layout.times), layout.positions(layout.json)
-    count = 0
     for row in rows:
         cells = list(row)
         for index in times:
@@ -141,7 +141,14 @@ def write_json(out: TextIO, layout: Layout, rows: Iterable[Sequence], tz: ZoneIn
         for index in jsons:
             if cells[index] is not None:
                 cells[index] = orjson.loads(cells[index])
-        item = orjson.dumps(dict(zip(names, cells)), default=_json_default).decode()
+        yield dict(zip(names, cells))
+
+
+def write_json(out: TextIO, layout: Layout, rows: Iterable[Sequence], tz: ZoneInfo, progress: Progress) -> int:
+    out.write("[")
+    count = 0
+    for record in json_records(layout, rows, tz):
+        item = orjson.dumps(record, default=_json_default).decode()
         out.write(("\n" if count == 0 else ",\n") + item)
         count += 1
         if count % PROGRESS_EVERY == 0:

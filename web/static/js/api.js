@@ -45,3 +45,4 @@ export const apiGet = async (path, params) => (await request("GET", path, { para
 // The answer and the instant the server read its data (analytics routes say so in a header).
 export const apiGetFresh = (path, params) => request("GET", path, { params });
 export const apiPost = async (path, body) => (await request("POST", path, { body })).body;
+export const apiDelete = async (path) => (await request("DELETE", path)).body;

@@ -6,6 +6,7 @@ import { apiSchema } from "./schema.js";
 import { compositionPanel } from "./composition.js";
 import { presetRange, rangeProblem } from "./dates.js";
 import { el } from "./dom.js";
+import { drilldownPanel } from "./drilldown.js";
 import { exportsPanel } from "./exports.js";
 import { featuresPanel } from "./features.js";
 import { useLocale } from "./format.js";
@@ -24,6 +25,7 @@ const PANEL_INPUTS = {
   kpis: [], trend: ["granularity"], features: [], composition: [], topUsers: ["metric", "limit"],
   purchases: [], promotions: ["campaign"],
 };
+const DRILLDOWN_INPUTS = ["granularity", "metric"];
 
 const $ = (selector) => document.querySelector(selector);
 const signInView = $("#sign-in-view");
@@ -33,6 +35,7 @@ let meta = null;
 let state = null;
 let panels = null;
 let exportsView = null;
+let drilldown = null;
 let freshness = null;
 let campaigns = null;
 let schema = null;
@@ -113,8 +116,11 @@ function apply(next, { history: mode = null, reload = false } = {}) {
   const rangeChanged = reload || !before || !sameRange(before.range, next.range);
   if (rangeChanged) {
     freshness.load(state, meta.today);
-    exportsView.setContext({ range: state.range, campaigns: campaigns || [], datasets: schema.datasets });
+    exportsView.setContext({ range: state.range, campaigns: campaigns || [], datasets: schema.datasets,
+      exportTypes: schema.exportTypes });
   }
+  // The drill-down's rows answer the range, granularity and metric they were opened with.
+  if (rangeChanged || DRILLDOWN_INPUTS.some((key) => before[key] !== next[key])) drilldown.close();
   for (const [name, inputs] of Object.entries(PANEL_INPUTS)) {
     if (rangeChanged || inputs.some((key) => before[key] !== next[key])) panels[name](state, meta.today);
   }
@@ -174,6 +180,7 @@ function wireControls() {
     promotions: promotionsPanel(),
   };
   exportsView = exportsPanel();
+  drilldown = drilldownPanel(() => state, (dataset, filters) => exportsView.prefill(dataset, filters));
 
   whenUnauthorized((error) => showSignIn(`Signed out: ${error.message}. Paste a valid admin token.`));
   $("#sign-in-form").addEventListener("submit", (event) => {

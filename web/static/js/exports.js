@@ -1,12 +1,17 @@
 // Exports: a form per dataset with its filters (the spec's "Dataset Filters"), and the admin's
-// exports with live status while any is preparing.
-import { apiGet, apiPost } from "./api.js";
+// exports, a page at a time, with live status while any is preparing, cancel, retry and the state
+// of their webhook notifications.
+import { apiDelete, apiGet, apiPost } from "./api.js";
 import { rangeProblem } from "./dates.js";
 import { el, errorText, panelLoader, table } from "./dom.js";
+import { filtersText } from "./drilldown.js";
 import { formatBytes, formatInteger, formatTimestamp } from "./format.js";
 
 const POLL_MS = 2000;
 const DATE_RANGE = [["from", "date"], ["to", "date"]];
+// What a retry sends again: the fields of the export's request, as its status body gives them back.
+const REQUEST_FIELDS = ["type", "dataset", "filters", "columns", "compression"];
+const CANCELABLE = ["preparing", "ready"];
 
 function field([name, kind, label], { range, campaigns }) {
   const text = label || name.replace("_", " ");
@@ -16,7 +21,9 @@ function field([name, kind, label], { range, campaigns }) {
     input = el("select", { name }, el("option", { value: "", text: "any" }),
       options.map(([value, shown]) => el("option", { value, text: shown })));
   } else if (kind === "date") {
-    input = el("input", { type: "date", name, value: range[name] });
+    // ISO text, as the range fields: a native date input shows the browser's locale (11/02/2026).
+    input = el("input", { type: "text", name, value: range[name], pattern: "\\d{4}-\\d{2}-\\d{2}",
+      placeholder: "YYYY-MM-DD", inputmode: "numeric", autocomplete: "off", size: "10" });
   } else if (kind === "id") {
     input = el("input", { type: "text", name, inputmode: "numeric", autocomplete: "off" });
   } else {
@@ -41,6 +48,24 @@ function readFilters(form, { dated, fields }) {
   return problem ? { problem } : { filters };
 }
 
+// Two exports of one dataset differ by their filters and columns: a short line says which.
+function requestSummary(item) {
+  const parts = [filtersText(item.filters || {}) || "all rows"];
+  if (item.columns) parts.push(`columns ${item.columns.join(", ")}`);
+  if (item.compression && item.compression !== "none") parts.push(item.compression);
+  return parts.join(" · ");
+}
+
+// The webhook attempts of the export's latest event; no `notifications` field means no webhooks.
+export function notificationState(notifications) {
+  if (!notifications?.length) return "";
+  const ordered = [...notifications].sort((a, b) => (a.attempted_at < b.attempted_at ? -1 : 1));
+  const latest = ordered[ordered.length - 1];
+  if (latest.delivered) return `webhook delivered (${latest.event})`;
+  const attempts = ordered.filter((attempt) => attempt.event === latest.event).length;
+  return `webhook retrying (${attempts})`;
+}
+
 function statusCell(item) {
   const badge = el("span", { class: `badge ${item.status}`, text: item.status });
   if (item.status === "preparing" && item.rows_written !== undefined) {
@@ -57,10 +82,34 @@ function rowsCell(item) {
   return el("td", { class: "num", dataset: { key: "rows", value: String(rows ?? "") }, text });
 }
 
-function downloadCell(item) {
-  if (item.status !== "ready" || !item.download_url) return el("td");
-  return el("td", {}, el("a", { class: "button", href: item.download_url, download: "", text: "Download" }),
-    el("span", { class: "muted", text: item.file_size ? ` ${formatBytes(item.file_size)}` : "" }));
+function actionsCell(item) {
+  const actions = [];
+  if (item.status === "ready" && item.download_url) {
+    actions.push(el("a", { class: "button", href: item.download_url, download: "", text: "Download" }),
+      el("span", { class: "muted", text: item.file_size ? ` ${formatBytes(item.file_size)} ` : " " }));
+  }
+  if (CANCELABLE.includes(item.status)) actions.push(el("button", { type: "button", dataset: { action: "cancel" }, text: "Cancel" }));
+  if (item.status === "failed") actions.push(el("button", { type: "button", dataset: { action: "retry" }, text: "Retry" }));
+  return el("td", { class: "actions" }, actions);
+}
+
+function exportRow(item) {
+  return el("tr", { dataset: { exportId: item.export_id, status: item.status } },
+    el("td", { class: "nowrap", text: formatTimestamp(item.created_at) }),
+    el("td", { text: `${item.dataset} · ${item.type}` }),
+    el("td", { class: "filters-cell", title: JSON.stringify({ filters: item.filters, columns: item.columns }),
+      text: requestSummary(item) }),
+    statusCell(item),
+    rowsCell(item),
+    el("td", { class: "nowrap", text: formatTimestamp(item.expires_at) }),
+    el("td", { class: "notifications", text: notificationState(item.notifications) }),
+    actionsCell(item));
+}
+
+// The line under the form about the export it made: it follows that export's status.
+function announcement(item) {
+  const done = { ready: `ready, ${formatInteger(item.actual_rows ?? 0)} rows`, failed: `failed: ${item.error_message || ""}` };
+  return `Export ${item.export_id} created: ${done[item.status] || item.status}.`;
 }
 
 export function exportsPanel() {
@@ -68,13 +117,23 @@ export function exportsPanel() {
   const form = panel.querySelector("#export-form");
   const datasetSelect = form.querySelector("#export-dataset");
   const message = form.querySelector("#export-message");
-  let context = { range: {}, campaigns: [], datasets: {} };
+  const more = panel.querySelector("#exports-more");
+  const tableNode = panel.querySelector("#exports-table");
+  let context = { range: {}, campaigns: [], datasets: {}, exportTypes: [] };
+  let items = [];
+  let nextCursor = null;
+  let announced = null; // the id of the export the message is about
   let pollTimer = null;
 
   const say = (text, kind) => {
     message.hidden = !text;
     message.textContent = text || "";
     message.className = `message ${kind || ""}`;
+  };
+
+  const announce = (item) => {
+    announced = item.export_id;
+    say(announcement(item), item.status === "failed" ? "error" : "ok");
   };
 
   const showFields = () => {
@@ -90,45 +149,93 @@ export function exportsPanel() {
     pollTimer = null;
   };
 
-  const loadList = panelLoader(panel, ({ exports: items }) => {
-    table(panel.querySelector("#exports-table"),
-      [["Created"], ["Dataset"], ["Status"], ["Rows", "num"], ["Expires"], ["File"]],
-      items.map((item) => el("tr", { dataset: { exportId: item.export_id, status: item.status } },
-        el("td", { text: formatTimestamp(item.created_at) }),
-        el("td", { text: `${item.dataset} · ${item.type}` }),
-        statusCell(item),
-        rowsCell(item),
-        el("td", { text: formatTimestamp(item.expires_at) }),
-        downloadCell(item))));
+  const render = () => {
+    table(tableNode, [["Created"], ["Dataset"], ["Filters"], ["Status"], ["Rows", "num"], ["Expires"], ["Notifications"], ["File"]],
+      items.map(exportRow));
+    more.hidden = !nextCursor;
+  };
+
+  // One export's new status, in its row and (if it is the one just created) in the message.
+  const update = (item) => {
+    const index = items.findIndex((known) => known.export_id === item.export_id);
+    if (index >= 0) {
+      items[index] = item;
+      tableNode.querySelector(`tr[data-export-id="${item.export_id}"]`)?.replaceWith(exportRow(item));
+    }
+    if (item.export_id === announced) announce(item);
+  };
+
+  const poll = async () => {
+    pollTimer = null;
+    const preparing = items.filter((item) => item.status === "preparing");
+    const answers = await Promise.allSettled(preparing.map((item) => apiGet(`/exports/${item.export_id}`)));
+    for (const answer of answers) if (answer.status === "fulfilled") update(answer.value);
+    schedulePoll();
+  };
+
+  function schedulePoll() {
     stopPolling();
-    if (items.some((item) => item.status === "preparing")) pollTimer = setTimeout(refresh, POLL_MS);
+    if (items.some((item) => item.status === "preparing")) pollTimer = setTimeout(poll, POLL_MS);
+  }
+
+  const loadList = panelLoader(panel, ({ page, append }) => {
+    items = append ? [...items, ...page.exports] : page.exports;
+    nextCursor = page.next_cursor;
+    render();
+    for (const item of items) if (item.export_id === announced) announce(item);
+    schedulePoll();
     return items.length ? null : "No exports yet; create one above.";
   });
 
-  // The list's first page: the API answers newest first.
+  // The list from its first page: the API answers newest first.
   function refresh() {
-    return loadList(() => apiGet("/exports"));
+    return loadList(async () => ({ page: await apiGet("/exports"), append: false }));
   }
 
-  datasetSelect.addEventListener("change", showFields);
-  panel.querySelector("#exports-refresh").addEventListener("click", refresh);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const dataset = datasetSelect.value;
-    const { filters, problem } = readFilters(form, context.datasets[dataset]);
-    if (problem) return say(problem, "error");
-    const submit = form.querySelector("button[type=submit]");
-    submit.disabled = true;
+  const loadMore = () => loadList(async () => ({ page: await apiGet("/exports", { cursor: nextCursor }), append: true }));
+
+  const create = async (request, busy) => {
+    busy.disabled = true;
     say("Creating the export…");
     try {
-      const created = await apiPost("/exports", { type: form.elements.type.value, dataset, filters });
-      say(`Export ${created.export_id} created (${created.status}).`, "ok");
+      announce(await apiPost("/exports", request));
       await refresh();
     } catch (error) {
       if (error.status !== 401) say(errorText(error), "error");
     } finally {
-      submit.disabled = false;
+      busy.disabled = false;
     }
+  };
+
+  const act = async (button) => {
+    const item = items.find((known) => known.export_id === button.closest("tr").dataset.exportId);
+    if (button.dataset.action === "retry") {
+      const request = Object.fromEntries(REQUEST_FIELDS.filter((name) => item[name] !== undefined && item[name] !== null)
+        .map((name) => [name, item[name]]));
+      return create(request, button);
+    }
+    button.disabled = true;
+    try {
+      update(await apiDelete(`/exports/${item.export_id}`));
+    } catch (error) {
+      if (error.status !== 401) say(errorText(error), "error");
+      button.disabled = false;
+    }
+  };
+
+  datasetSelect.addEventListener("change", showFields);
+  panel.querySelector("#exports-refresh").addEventListener("click", refresh);
+  more.addEventListener("click", loadMore);
+  tableNode.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (button) act(button);
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const dataset = datasetSelect.value;
+    const { filters, problem } = readFilters(form, context.datasets[dataset]);
+    if (problem) return say(problem, "error");
+    create({ type: form.elements.type.value, dataset, filters }, form.querySelector("button[type=submit]"));
   });
 
   return {
@@ -136,9 +243,25 @@ export function exportsPanel() {
     setContext(next) {
       if (datasetSelect.options.length === 0) {
         datasetSelect.replaceChildren(...Object.keys(next.datasets).map((name) => el("option", { value: name, text: name })));
+        // The export types the API takes, in its order; the first is its default.
+        panel.querySelector("#export-type").append(...next.exportTypes.map((type, index) => el("label", {},
+          el("input", { type: "radio", name: "type", value: type, checked: index === 0 }),
+          el("span", { text: type.toUpperCase() }))));
       }
       context = next;
       showFields();
+    },
+    // The form set to a dataset and filters (the drill-down's "Export these"), for the admin to create.
+    prefill(dataset, filters) {
+      datasetSelect.value = dataset;
+      showFields();
+      for (const [name, value] of Object.entries(filters)) {
+        const input = form.querySelector(`#export-filters [name="${name}"]`);
+        if (input) input.value = String(value);
+      }
+      say(`Filled in from the drill-down: ${filtersText(filters)}. Choose a format and create it.`);
+      form.scrollIntoView({ block: "start" });
+      form.querySelector("button[type=submit]").focus();
     },
     refresh,
     stopPolling,

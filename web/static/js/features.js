@@ -2,6 +2,7 @@
 // testable; the plain table beside it adds each feature's net.
 import { apiGet } from "./api.js";
 import { breakable, el, panelLoader, table } from "./dom.js";
+import { drillButton } from "./drilldown.js";
 import { formatInteger } from "./format.js";
 
 function barCell(key, value, max) {
@@ -19,7 +20,7 @@ export function featuresPanel() {
     const max = Math.max(0, ...items.flatMap((item) => [item.credited, item.debited]));
     table(panel.querySelector("#features-table"), [["Feature"], ["Credited (tokens)", "num"], ["Debited (tokens)", "num"]],
       items.map((item) => el("tr", { dataset: { feature: item.feature } },
-        el("th", { scope: "row" }, breakable(item.feature)),
+        el("th", { scope: "row" }, drillButton("feature", item.feature, breakable(item.feature), `Transactions of ${item.feature}`)),
         barCell("credited", item.credited, max),
         barCell("debited", item.debited, max))));
     table(panel.querySelector("#features-plain-table"),

@@ -38,6 +38,7 @@ function read(doc) {
     };
   }
   return {
+    exportTypes: doc.components.schemas.ExportRequest.oneOf[0].properties.type.enum,
     granularities: choices(doc, "/tokens/trend", "granularity"),
     metrics: choices(doc, "/users/top", "metric"),
     datasets,

@@ -1,6 +1,7 @@
 // Leaderboard by spend, earn or net; the metric and limit are part of the shareable view.
 import { apiGet } from "./api.js";
 import { el, panelLoader, table } from "./dom.js";
+import { drillButton } from "./drilldown.js";
 import { formatInteger } from "./format.js";
 
 export function topUsersPanel() {
@@ -9,7 +10,8 @@ export function topUsersPanel() {
     table(panel.querySelector("#top-users-table"), [["#", "num"], ["User"], ["Email", "email"], [`${metric[0].toUpperCase()}${metric.slice(1)} (tokens)`, "num"]],
       items.map((item, index) => el("tr", { dataset: { userId: String(item.user_id) } },
         el("td", { class: "num", text: String(index + 1) }),
-        el("th", { scope: "row" }, item.username, el("span", { class: "muted", text: ` #${item.user_id}` })),
+        el("th", { scope: "row" }, drillButton("user", item.user_id, item.username, `Transactions of ${item.username}`),
+          el("span", { class: "muted", text: ` #${item.user_id}` })),
         el("td", { class: "email", text: item.email }),
         el("td", { class: "num", dataset: { key: metric, value: String(item[metric]) }, text: formatInteger(item[metric]) }))));
     return items.length ? null : "No user had token activity in this range.";

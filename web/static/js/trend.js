@@ -4,6 +4,7 @@
 import { apiGet } from "./api.js";
 import { bucketPartiality } from "./dates.js";
 import { el, panelLoader, table } from "./dom.js";
+import { drillButton } from "./drilldown.js";
 import { formatInteger, formatRupees } from "./format.js";
 
 const SERIES = [["credited", "Credited"], ["debited", "Debited"], ["net", "Net"]];
@@ -36,6 +37,9 @@ function chartOptions(granularity, partial, labels) {
     maintainAspectRatio: false,
     color: ink,
     interaction: { mode: "index", intersect: false },
+    // A click on a bucket opens its transactions (drilldown.js).
+    onClick: (_, elements, chart) => elements.length && chart.canvas.dispatchEvent(new CustomEvent("drill", {
+      bubbles: true, detail: { what: "bucket", value: labels[elements[0].index] } })),
     scales: {
       x: { title: { display: true, text: X_TITLES[granularity], color: ink }, grid: { color: grid },
         ticks: { color: ink, maxRotation: 0, autoSkipPadding: 12,
@@ -54,7 +58,7 @@ function chartOptions(granularity, partial, labels) {
 }
 
 function row(point, reasons) {
-  const period = el("th", { scope: "row", text: point.date });
+  const period = el("th", { scope: "row" }, drillButton("bucket", point.date, point.date, `Transactions of ${point.date}`));
   if (reasons.length) period.append(" ", el("span", { class: "badge partial", title: reasons.join("; "), text: "partial" }));
   return el("tr", { dataset: { date: point.date, partial: reasons.join("; ") } }, period,
     ["credited", "debited", "net", "active_users"].map((key) =>
