@@ -36,7 +36,13 @@ def _error(response, status, code):
 @pytest.mark.parametrize("body, fragment", [
     ([], "JSON object"),
     ("transactions", "JSON object"),
-    ({"type": "xlsx", "dataset": "transactions", "filters": RANGE}, "type must be one of csv, json"),
+    ({"type": "xls", "dataset": "transactions", "filters": RANGE}, "type must be one of csv, json, jsonl, parquet, xlsx"),
+    ({"type": "parquet", "dataset": "users", "compression": "gzip"}, "parquet files are compressed inside already"),
+    ({"type": "xlsx", "dataset": "users", "compression": "gzip"}, "xlsx files are compressed inside already"),
+    ({"dataset": "users", "compression": "zip"}, "compression must be one of none, gzip"),
+    ({"dataset": "users", "compression": None}, "compression must be one of none, gzip"),
+    ({"type": "json", "dataset": "users", "excel": True}, "excel (a UTF-8 byte order mark for Excel) is for csv only"),
+    ({"dataset": "users", "excel": "yes"}, "excel must be true or false"),
     ({"dataset": "ledger", "filters": RANGE}, "dataset must be one of"),
     ({"filters": RANGE}, "dataset must be one of"),
     ({"dataset": "transactions", "filters": RANGE, "format": "csv"}, "Unknown field(s) format"),
@@ -102,8 +108,12 @@ def test_a_full_year_is_allowed(client, admin_headers, admins):
                                          "filters": {"from": "2025-01-01", "to": "2026-01-01"}}).status_code == 201
 
 
-def test_too_many_rows_is_422_and_records_nothing(client, admin_headers, admins, monkeypatch):
-    monkeypatch.setattr("core.exports.records.MAX_ROWS", 2)
+@pytest.fixture
+def row_limit_of_2(env):
+    env["EXPORT_MAX_ROWS"] = "2"  # EXPORT_MAX_ROWS, as an operator sets it
+
+
+def test_too_many_rows_is_422_and_records_nothing(row_limit_of_2, client, admin_headers, admins):
     for user_id in (3, 4, 5):
         f.add_user(admins, user_id)
     message = _error(_post(client, admin_headers, {"dataset": "users"}), 422, "business_rule_violation")

@@ -91,18 +91,18 @@ def test_malformed_link_parameters_are_404(client, query):
 
 
 def test_a_correctly_signed_link_to_an_unknown_export_is_404(client, settings):
-    url = download_url(links.link(settings, "01ARZ3NDEKTSV4RRFFQ69G5FAV", "csv", utc_now() + timedelta(hours=1)))
+    url = download_url(links.link(settings, "01ARZ3NDEKTSV4RRFFQ69G5FAV", "csv", "none", utc_now() + timedelta(hours=1)))
     _expect_404(client, url)
 
 
 def test_an_expired_link_is_404(client, settings, ready_export):
-    url = download_url(links.link(settings, ready_export["export_id"], "csv", utc_now() - timedelta(seconds=1)))
+    url = download_url(links.link(settings, ready_export["export_id"], "csv", "none", utc_now() - timedelta(seconds=1)))
     _expect_404(client, url)
 
 
 def test_a_link_signed_with_another_secret_is_404(client, settings, ready_export):
     forged = replace(settings, download_secret="another-secret-" + "z" * 40)
-    url = download_url(links.link(forged, ready_export["export_id"], "csv", utc_now() + timedelta(hours=1)))
+    url = download_url(links.link(forged, ready_export["export_id"], "csv", "none", utc_now() + timedelta(hours=1)))
     _expect_404(client, url)
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -132,12 +133,12 @@ def test_rows_written_shows_progress_while_preparing(client, admin_headers, admi
     assert wait_until_done(client, admin_headers, export_id)["actual_rows"] == 7
 
 
-def test_never_more_than_the_row_limit(client, admin_headers, admin, settings, monkeypatch):
+def test_never_more_than_the_row_limit(client, admin_headers, admin, settings):
     for user_id in range(2, 6):
         f.add_user(admin, user_id)
     export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
-    monkeypatch.setattr(generation, "MAX_ROWS", 3)  # the data grew past the limit since the estimate
-    generate_export(admin, settings, export_id)
+    # The data grew past EXPORT_MAX_ROWS since the estimate.
+    generate_export(admin, replace(settings, export_max_rows=3), export_id)
     body = wait_until_done(client, admin_headers, export_id)
     assert (body["estimated_rows"], body["actual_rows"]) == (5, 3)
 

@@ -27,11 +27,6 @@ from core.exports.status import ExportStatus
 from core.tables import analytics_exports
 
 
-def file_name(export_id: str, export_type: str) -> str:
-    """The name of an export's file in EXPORT_DIR; never taken from a URL or the database."""
-    return f"{export_id}.{export_type}"
-
-
 def insert(conn: Connection, record: dict) -> None:
     """A new export, `preparing`."""
     conn.execute(sa.insert(analytics_exports).values({**record, "status": ExportStatus.PREPARING}))
@@ -84,12 +79,12 @@ def record_progress(conn: Connection, export_id: str, rows_written: int, now: da
     conn.execute(_preparing(export_id).values(rows_written=rows_written, progress_at=now))
 
 
-def publish(conn: Connection, export_id: str, export_type: str, *, rows: int, size: int, now: datetime,
+def publish(conn: Connection, export_id: str, file_path: str, *, rows: int, size: int, now: datetime,
             expires_at: datetime) -> bool:
     """`preparing` → `ready`; False if it had finished some other way meanwhile."""
     return conn.execute(_preparing(export_id).values(
         status=ExportStatus.READY, actual_rows=rows, rows_written=rows, file_size=size,
-        file_path=file_name(export_id, export_type), completed_at=now, expires_at=expires_at,
+        file_path=file_path, completed_at=now, expires_at=expires_at,
     )).rowcount == 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from urllib.parse import urlencode
@@ -15,10 +16,13 @@ from core.config import Settings
 from core.dates import iso_local
 from core.errors import NotFound, ServiceUnavailable, ValidationError, excerpt
 from core.exports import records
-from core.exports.links import NOT_FOUND, Link, link_of, open_download
+from core.exports.formats import GZIP, NO_COMPRESSION, content_type
+from core.exports.links import NOT_FOUND, Download as DownloadTarget, Link, check_download, link_of
 from core.exports.maintenance import delete_expired_files
 from core.exports.status import ExportStatus
+from core.exports.storage import LocalStorage, S3Storage, storage_of
 from core.exports.validation import parse_request
+from core.tables import EXPORT_TYPES
 
 RETRY_AFTER_SECONDS = 2
 IDEMPOTENCY_KEY = "Idempotency-Key"
@@ -26,14 +30,29 @@ _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 LIST_PARAMETERS = ("limit", "cursor")
 QUEUE_DOWN_MESSAGE = "Could not queue the export: the job queue was unreachable; create it again"
 DOWNLOAD_PATH = "/exports"
-CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
-_FILE_NAME = re.compile(r"([0-9A-HJKMNP-TV-Z]{26})\.(csv|json)")
+_FILE_NAME = re.compile(rf"([0-9A-HJKMNP-TV-Z]{{26}})\.({'|'.join(EXPORT_TYPES)})(\.gz)?")
 
 
 def download_url(link: Link) -> str:
-    """`/exports/<export id>.<type>?expires=<unix seconds>&signature=<hex>`"""
+    """`/exports/<export id>.<type>[.gz]?expires=<unix seconds>&signature=<hex>`"""
     query = urlencode({"expires": link.expires, "signature": link.signature})
-    return f"{DOWNLOAD_PATH}/{link.export_id}.{link.export_type}?{query}"
+    return f"{DOWNLOAD_PATH}/{link.file_name}?{query}"
+
+
+def parse_file_name(file_name: str) -> tuple[str, str, str]:
+    """(export id, type, compression) of a download's file name; NotFound for any other name."""
+    match = _FILE_NAME.fullmatch(file_name)
+    if match is None:
+        raise NotFound(NOT_FOUND)
+    export_id, export_type, gz = match.groups()
+    return export_id, export_type, GZIP if gz else NO_COMPRESSION
+
+
+def progress_percent(record: dict) -> int:
+    """How far a `preparing` export is, against its estimate: 0-99 (100 is `ready`)."""
+    if not record["estimated_rows"]:
+        return 0
+    return min(99, 100 * record["rows_written"] // record["estimated_rows"])
 
 
 def export_body(record: dict, settings: Settings) -> dict:
@@ -46,12 +65,15 @@ def export_body(record: dict, settings: Settings) -> dict:
         "dataset": record["dataset"],
         "filters": record["filters"],
         "columns": record["columns"],
+        "compression": record["compression"],
+        "excel": record["excel"],
         "estimated_rows": record["estimated_rows"],
         "created_at": iso_local(record["created_at"], tz),
     }
     status = record["status"]
     if status == ExportStatus.PREPARING:
         body["rows_written"] = record["rows_written"]
+        body["progress_percent"] = progress_percent(record)
     if status in (ExportStatus.READY, ExportStatus.EXPIRED):
         link = link_of(settings, record)
         body.update(actual_rows=record["actual_rows"], download_url=link and download_url(link),
@@ -135,9 +157,11 @@ class Export:
 class Download:
     """A signed link is its own credential (the spec's `curl -O` sends no token).
 
+    With S3 storage the app checks the link and answers 303 with a presigned URL of the object
+    that lives a few minutes (docs/decisions.md), so the file never passes through the app.
     Behind nginx (EXPORT_ACCEL_PREFIX set) the app only checks the link and names the file: nginx
     sends it from its internal location, so a client reading slowly holds an nginx connection,
-    not an app thread. Without it the app streams the file itself.
+    not an app thread. Otherwise the app streams the file itself.
     """
 
     public = True
@@ -146,18 +170,33 @@ class Download:
         self._engine, self._settings = engine, settings
 
     def on_get(self, req, resp, file_name):
-        match = _FILE_NAME.fullmatch(file_name)
-        if match is None:
-            raise NotFound(NOT_FOUND)
-        export_id, export_type = match.groups()
+        export_id, export_type, compression = parse_file_name(file_name)
         with self._engine.connect() as conn:
-            download = open_download(conn, self._settings, export_id, export_type,
-                                     req.get_param("expires"), req.get_param("signature"))
-        resp.content_type = CONTENT_TYPES[export_type]
-        resp.downloadable_as = download.attachment_name
+            download = check_download(conn, self._settings, export_id, export_type, compression,
+                                      req.get_param("expires"), req.get_param("signature"))
         resp.set_header("Cache-Control", "private, no-store")
-        if self._settings.export_accel_prefix:
-            download.stream.close()
-            resp.set_header("X-Accel-Redirect", f"{self._settings.export_accel_prefix}{download.file_name}")
-            return
-        resp.set_stream(download.stream, download.size)
+        storage = storage_of(self._settings)
+        if isinstance(storage, S3Storage):
+            _redirect_to_object(resp, storage, download)
+        else:
+            _send_local_file(resp, storage, download, self._settings.export_accel_prefix)
+
+
+def _redirect_to_object(resp: falcon.Response, storage: S3Storage, download: DownloadTarget) -> None:
+    resp.status = falcon.HTTP_303
+    resp.location = storage.presigned_url(download.file_name, download.attachment_name,
+                                          content_type(download.export_type, download.compression))
+
+
+def _send_local_file(resp: falcon.Response, storage: LocalStorage, download: DownloadTarget,
+                     accel_prefix: str | None) -> None:
+    path = storage.path(download.file_name)
+    if path is None:
+        raise NotFound(NOT_FOUND)
+    resp.content_type = content_type(download.export_type, download.compression)
+    resp.downloadable_as = download.attachment_name
+    if accel_prefix:
+        resp.set_header("X-Accel-Redirect", f"{accel_prefix}{download.file_name}")
+        return
+    stream = open(path, "rb")  # falcon closes it when sent
+    resp.set_stream(stream, os.fstat(stream.fileno()).st_size)
