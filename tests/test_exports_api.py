@@ -1,5 +1,6 @@
 """The export API without a worker: validation, limits, records, ownership, listing, queue outage."""
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import falcon.testing
@@ -8,6 +9,7 @@ import sqlalchemy as sa
 
 from core.config import load_settings
 from core.dates import utc_now
+from core.exports import formats
 from core.tables import analytics_exports, users
 from tests import factories as f
 from tests.conftest import make_token
@@ -121,6 +123,14 @@ def test_too_many_rows_is_422_and_records_nothing(row_limit_of_2, client, admin_
     assert _post(client, admin_headers, {"dataset": "users", "filters": {"role": "admin"}}).status_code == 201
     with admins.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(analytics_exports)).scalar() == 1
+
+
+def test_xlsx_past_a_sheet_is_422_up_front(client, admin_headers, admins, monkeypatch):
+    monkeypatch.setitem(formats.FORMATS, "xlsx", replace(formats.FORMATS["xlsx"], max_rows=1))
+    message = _error(_post(client, admin_headers, {"type": "xlsx", "dataset": "users"}), 422,
+                     "business_rule_violation")
+    assert message.startswith("This export would have 2 rows, more than an Excel sheet holds (1 besides its header)")
+    assert _post(client, admin_headers, {"type": "parquet", "dataset": "users"}).status_code == 201
 
 
 def test_create_answers_201_with_location_and_the_preparing_body(client, admin_headers, admins):

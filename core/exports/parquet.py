@@ -1,8 +1,8 @@
 """The Parquet writer: typed columns, a row group every ROW_GROUP_ROWS rows as they stream.
 
-Integers are int64, money decimal(18, 2), timestamps UTC instants tagged with REPORT_TIMEZONE
-(`timestamp[s, tz=...]`: Parquet's isAdjustedToUTC), everything else (text, enums, JSON documents
-as compact text) strings. Text is written as stored: Parquet is read by programs, not
+Integers are int64, money decimal(18, 2), timestamps UTC instants in milliseconds (Parquet's
+coarsest unit) tagged with REPORT_TIMEZONE (`timestamp[ms, tz=...]`: isAdjustedToUTC), everything else (text, enums, JSON documents
+as compact text, as in CSV) strings. Text is written as stored: Parquet is read by programs, not
 spreadsheets, so nothing is neutralised.
 """
 
@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.aggregates import money
-from core.exports.writers import PROGRESS_EVERY, Layout, Progress
+from core.exports.writers import PROGRESS_EVERY, Layout, Progress, compact_json
 
 # A row group is the unit a reader skips or reads in parallel; 64k rows keep one in memory small.
 ROW_GROUP_ROWS = 65_536
@@ -28,7 +28,7 @@ _NAIVE_SECONDS = pa.timestamp("s")
 def schema(layout: Layout, tz: ZoneInfo) -> pa.Schema:
     def arrow_type(name: str) -> pa.DataType:
         if name in layout.times:
-            return pa.timestamp("s", tz=tz.key)
+            return pa.timestamp("ms", tz=tz.key)
         if name in layout.money:
             return MONEY
         if name in layout.text or name in layout.json:
@@ -43,6 +43,8 @@ def _column(values: Sequence, field: pa.Field, layout: Layout) -> pa.Array:
         return pa.array(values, pa.string()).cast(_NAIVE_SECONDS).cast(field.type)
     if field.name in layout.money:
         return pa.array([None if value is None else money(value) for value in values], field.type)
+    if field.name in layout.json:
+        return pa.array([None if value is None else compact_json(value) for value in values], field.type)
     return pa.array(values, field.type)
 
 
