@@ -20,7 +20,7 @@ from ulid import ULID
 
 from core.config import load_settings
 from core.dates import utc_now
-from core.exports import generation, state
+from core.exports import formats, generation, state
 from core.exports.generation import generate_export
 from core.exports.maintenance import requeue_lost_exports
 from core.exports.validation import parse_request
@@ -50,11 +50,11 @@ def _leftovers(settings):
 def test_an_error_while_writing_fails_the_export_and_removes_the_partial_file(
         client, admin_headers, admin, settings, worker, monkeypatch):
     def broken_writer(out, layout, rows, tz, progress):
-        out.write("id,username\n" * 5000)
+        out.write(b"id,username\n" * 5000)
         out.flush()
         raise RuntimeError("disk controller on fire at /secret/path")
 
-    monkeypatch.setattr(generation, "write_csv", broken_writer)
+    monkeypatch.setitem(formats.FORMATS, "csv", replace(formats.FORMATS["csv"], write=broken_writer))
     done = wait_until_done(client, admin_headers, create(client, admin_headers, {"dataset": "users"})["export_id"])
     assert done["status"] == "failed"
     assert done["error_message"] == "Export failed (RuntimeError); quote the export id when reporting it"

@@ -13,12 +13,14 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import openpyxl
-from openpyxl.utils.escape import unescape
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, Phase, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from openpyxl.utils.escape import unescape
 
 from core.exports import state
 from core.exports.datasets import DATASETS

@@ -6,6 +6,7 @@ from __future__ import annotations
 from core.analytics.params import MAX_TEXT_LENGTH, MIN_LIMIT
 from core.analytics.tokens import GRANULARITIES
 from core.analytics.users import DEFAULT_LIMIT, MAX_LIMIT, METRICS
+from core.config import MAX_EXPORT_MAX_ROWS
 from core.dates import EARLIEST_DAY, LATEST_DAY
 from core.exports.datasets import (
     DATASETS,
@@ -16,12 +17,11 @@ from core.exports.datasets import (
     Filter,
     parse_user_id,
 )
-from core.config import MAX_EXPORT_MAX_ROWS
 from core.exports.formats import FORMATS, GZIP_CONTENT_TYPE
 from core.exports.records import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX
-from core.exports.xlsx import XLSX_MAX_ROWS
 from core.exports.status import ExportStatus
 from core.exports.writers import PROGRESS_EVERY
+from core.exports.xlsx import XLSX_MAX_ROWS
 from core.tables import ETL_RUN_STATUSES, EXPORT_COMPRESSIONS, EXPORT_TYPES, TOKEN_TYPES
 from web.resources.exports import DOWNLOAD_PATH, RETRY_AFTER_SECONDS
 

@@ -71,7 +71,7 @@ class SeaweedS3:
                 self.client.delete_object(Bucket=probe, Key="probe")
                 self.client.delete_bucket(Bucket=probe)
                 return
-            except Exception as error:  # noqa: BLE001 - any failure while it starts means "not yet"
+            except Exception as error:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"SeaweedFS S3 on {self.endpoint_url} not up after {START_SECONDS} s "
                                        f"({error}); see {self.log_path}") from error

@@ -17,7 +17,8 @@ from core.dates import iso_local
 from core.errors import NotFound, ServiceUnavailable, ValidationError, excerpt
 from core.exports import records
 from core.exports.formats import GZIP, NO_COMPRESSION, content_type
-from core.exports.links import NOT_FOUND, Download as DownloadTarget, Link, check_download, link_of
+from core.exports.links import NOT_FOUND, Link, check_download, link_of
+from core.exports.links import Download as DownloadTarget
 from core.exports.maintenance import delete_expired_files
 from core.exports.status import ExportStatus
 from core.exports.storage import LocalStorage, S3Storage, storage_of
