@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-from core.exports.parquet import write_parquet
 from core.exports.writers import Layout, Progress, write_csv, write_json, write_jsonl
 from core.exports.xlsx import XLSX_MAX_ROWS, write_xlsx
 
@@ -25,6 +24,14 @@ GZIP_LEVEL = 6
 UTF8_BOM = "\ufeff".encode()
 
 Writer = Callable[[BinaryIO, Layout, Iterable[Sequence], ZoneInfo, Progress], int]
+
+
+def write_parquet(out: BinaryIO, layout: Layout, rows: Iterable[Sequence], tz: ZoneInfo, progress: Progress) -> int:
+    # pyarrow is imported by the first Parquet export only: it adds some 65 MB to every process
+    # that imports it, which the workers writing CSV (and the web processes) need not carry.
+    from core.exports.parquet import write_parquet as write
+
+    return write(out, layout, rows, tz, progress)
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,14 @@ from core.exports.writers import PROGRESS_EVERY, Layout, Progress, compact_json
 
 # A row group is the unit a reader skips or reads in parallel; 64k rows keep one in memory small.
 ROW_GROUP_ROWS = 65_536
+# Rows become Arrow columns this many at a time: a row group waits as compact Arrow batches, not
+# as 64k rows of Python objects (tens of MB).
+BATCH_ROWS = 8_192
 MONEY = pa.decimal128(18, 2)
 _NAIVE_SECONDS = pa.timestamp("s")
+# pyarrow's default allocator (mimalloc) keeps the pages of every freed batch: a worker writing
+# 300,000 rows peaked 27 MB higher than with the system allocator, which gives them back.
+pa.set_memory_pool(pa.system_memory_pool())
 
 
 def schema(layout: Layout, tz: ZoneInfo) -> pa.Schema:
@@ -52,15 +58,25 @@ def write_parquet(out: BinaryIO, layout: Layout, rows: Iterable[Sequence], tz: Z
     table_schema = schema(layout, tz)
     rows = iter(rows)
     count = 0
+    group: list[pa.RecordBatch] = []
     with pq.ParquetWriter(out, table_schema) as writer:
-        while batch := list(islice(rows, ROW_GROUP_ROWS)):
-            columns = list(zip(*batch))
-            writer.write_batch(pa.record_batch(
-                [_column(values, field, layout) for values, field in zip(columns, table_schema)],
-                schema=table_schema), row_group_size=ROW_GROUP_ROWS)
+        while batch := list(islice(rows, min(BATCH_ROWS, ROW_GROUP_ROWS))):
+            group.append(pa.record_batch(
+                [_column(values, field, layout) for values, field in zip(zip(*batch), table_schema)],
+                schema=table_schema))
             before, count = count, count + len(batch)
+            if sum(part.num_rows for part in group) >= ROW_GROUP_ROWS:
+                _write_group(writer, group)
             if count // PROGRESS_EVERY > before // PROGRESS_EVERY:
                 progress(count)
-        if count == 0:  # a file with no row group still says what its columns are
+        if group:
+            _write_group(writer, group)
+        elif count == 0:  # a file with no row group still says what its columns are
             writer.write_table(table_schema.empty_table())
     return count
+
+
+def _write_group(writer: pq.ParquetWriter, group: list[pa.RecordBatch]) -> None:
+    """The batches as one row group, and forgotten."""
+    writer.write_table(pa.Table.from_batches(group), row_group_size=ROW_GROUP_ROWS)
+    group.clear()
