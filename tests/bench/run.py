@@ -444,8 +444,9 @@ class Benchmark:
 def _export_time_target(fmt: str, size: int) -> Target | None:
     if size != 100_000:
         return None
-    # Issue 15: the CSV at least 0.8× the speed of mysql --batch; issue 9's "within 3×" for JSON.
-    return Target(at_most=3, min_speedup=0.8, unit="s") if fmt == "csv" else Target(min_speedup=0.33)
+    # "within 3× of mysql --batch": our time at most 3× the baseline's, a speed-up of at least 1/3
+    # (issue 9; issue 15's 0.8× is the row of the interleaved rounds).
+    return Target(at_most=3, min_speedup=0.33, unit="s") if fmt == "csv" else Target(min_speedup=0.33)
 
 
 def machine_facts(engine: Engine) -> dict:
