@@ -1,9 +1,11 @@
 """Signed download links: served without a token, refused when tampered with, expired or unknown."""
 
+import gzip
 from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -58,6 +60,19 @@ def test_json_downloads_say_so(client, admin_headers, db, worker):
     response = client.simulate_get(done["download_url"])
     assert response.headers["Content-Type"] == "application/json"
     assert response.headers["Content-Disposition"].endswith('.json"')
+
+
+def test_gzip_downloads_are_the_gz_file_they_name(client, admin_headers, db, worker):
+    done = wait_until_done(client, admin_headers, create(client, admin_headers, {
+        "type": "jsonl", "dataset": "users", "compression": "gzip"})["export_id"])
+    assert done["download_url"].startswith(f"/exports/{done['export_id']}.jsonl.gz?")
+    response = client.simulate_get(done["download_url"])
+    assert response.headers["Content-Type"] == "application/gzip"
+    assert "Content-Encoding" not in response.headers  # the client keeps the .gz it was promised
+    assert response.headers["Content-Disposition"].endswith('.jsonl.gz"')
+    assert [orjson.loads(line)["id"] for line in gzip.decompress(response.content).splitlines()] == [1]
+    path, query = done["download_url"].split("?")
+    _expect_404(client, f"{path.removesuffix('.gz')}?{query}")  # the same export, not gzipped: no such file
 
 
 def _expect_404(client, url):
