@@ -31,6 +31,20 @@ _ACCEL_PREFIX = re.compile(r"/([A-Za-z0-9_][A-Za-z0-9._-]*/)+")
 _WEBHOOK_URL = re.compile(r"https?://[^\s/?#]+[^\s]*")
 # A fixed label keeps the derived download key distinct from the JWT key it comes from.
 DOWNLOAD_KEY_LABEL = b"wallet-analytics/download-links/v1"
+# The spec's cap on an export's rows, and how far an operator may raise it.
+DEFAULT_EXPORT_MAX_ROWS, MAX_EXPORT_MAX_ROWS = 100_000, 10_000_000
+S3_SCHEME = "s3://"
+# An S3 bucket name (the rules of AWS's general purpose buckets, simplified) and a key prefix.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_KEY_PREFIX = re.compile(r"([A-Za-z0-9!_.*'()-]+/)*")
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """Where exports go when EXPORT_STORAGE is `s3://bucket/prefix`: keys are `<prefix><file name>`."""
+
+    bucket: str
+    prefix: str  # "" or ends with "/"
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,9 @@ class Settings:
     export_webhook_min_backoff_ms: int
     export_webhook_max_backoff_ms: int
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...]
+    export_max_rows: int
+    export_s3: S3Location | None
+    export_s3_endpoint_url: str | None
     demo: bool
 
     @property
@@ -93,7 +110,10 @@ def load_settings(
     return Settings(
         database_url=_database_url(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL),
         redis_url=_redis_url(env.get("REDIS_URL") or None),
-        export_dir=Path(env.get("EXPORT_DIR") or VAR_DIR / "exports"),
+        export_dir=_export_dir(env),
+        export_s3=_s3_location(env.get("EXPORT_STORAGE") or None),
+        export_s3_endpoint_url=_endpoint_url(env.get("EXPORT_S3_ENDPOINT_URL") or None),
+        export_max_rows=_bounded_int(env, "EXPORT_MAX_ROWS", DEFAULT_EXPORT_MAX_ROWS, MAX_EXPORT_MAX_ROWS),
         report_timezone=_timezone(env.get("REPORT_TIMEZONE") or "Asia/Kolkata"),
         etl_lookback_days=_non_negative_int(env, "ETL_LOOKBACK_DAYS", 2),
         export_stuck_minutes=_non_negative_int(env, "EXPORT_STUCK_MINUTES", 15),
@@ -204,6 +224,39 @@ def _positive_int(env: Mapping[str, str], name: str, default: int, digits: int =
     if not is_ascii_digits(raw, digits) or int(raw) == 0:
         raise ConfigError(f"{name}: expected a whole number of 1 or more, got {raw[:40]!r}")
     return int(raw)
+
+
+def _bounded_int(env: Mapping[str, str], name: str, default: int, most: int) -> int:
+    raw = env.get(name) or str(default)
+    if not is_ascii_digits(raw, len(str(most))) or not 1 <= int(raw) <= most:
+        raise ConfigError(f"{name}: expected a whole number from 1 to {most:,}, got {raw[:40]!r}")
+    return int(raw)
+
+
+def _export_dir(env: Mapping[str, str]) -> Path:
+    """EXPORT_STORAGE as a directory, else EXPORT_DIR: where the files are, or (with S3) nothing."""
+    storage = env.get("EXPORT_STORAGE") or ""
+    if storage and not storage.startswith(S3_SCHEME):
+        return Path(storage)
+    return Path(env.get("EXPORT_DIR") or VAR_DIR / "exports")
+
+
+def _s3_location(raw: str | None) -> S3Location | None:
+    if raw is None or not raw.startswith(S3_SCHEME):
+        return None
+    bucket, _, prefix = raw[len(S3_SCHEME):].partition("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    if not _BUCKET.fullmatch(bucket) or not _KEY_PREFIX.fullmatch(prefix):
+        raise ConfigError(f"EXPORT_STORAGE: expected a directory or s3://bucket/prefix (a lower-case bucket name, "
+                          f"a prefix of letters, digits and /), got {raw[:80]!r}")
+    return S3Location(bucket, prefix)
+
+
+def _endpoint_url(raw: str | None) -> str | None:
+    if raw is not None and not re.fullmatch(r"https?://[^\s/?#]+/?", raw):
+        raise ConfigError(f"EXPORT_S3_ENDPOINT_URL: expected http(s)://host[:port], got {raw[:80]!r}")
+    return raw
 
 
 def _accel_prefix(raw: str | None) -> str | None:

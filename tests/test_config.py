@@ -27,6 +27,13 @@ from workers.cli import main
         ({"TRUSTED_PROXIES": "the nginx box"}, "TRUSTED_PROXIES"),
         ({}, "JWT_SECRET"),
         ({"JWT_SECRET": "short"}, "JWT_SECRET"),
+        ({"EXPORT_MAX_ROWS": "0"}, "EXPORT_MAX_ROWS"),
+        ({"EXPORT_MAX_ROWS": "10000001"}, "EXPORT_MAX_ROWS"),
+        ({"EXPORT_MAX_ROWS": "1e6"}, "EXPORT_MAX_ROWS"),
+        ({"EXPORT_STORAGE": "s3://Bad_Bucket/x"}, "EXPORT_STORAGE"),
+        ({"EXPORT_STORAGE": "s3://"}, "EXPORT_STORAGE"),
+        ({"EXPORT_STORAGE": "s3://bucket/a b/"}, "EXPORT_STORAGE"),
+        ({"EXPORT_S3_ENDPOINT_URL": "127.0.0.1:8333"}, "EXPORT_S3_ENDPOINT_URL"),
     ],
 )
 def test_a_bad_variable_is_named(env, variable):
@@ -43,6 +50,22 @@ def test_defaults_match_the_design_card():
     assert settings.export_dir == Path("var/exports")
     assert settings.report_timezone.key == "Asia/Kolkata"
     assert settings.etl_lookback_days == 2
+    assert settings.export_max_rows == 100_000
+    assert settings.export_s3 is None
+
+
+@pytest.mark.parametrize("raw, bucket, prefix", [("s3://wallet-exports", "wallet-exports", ""),
+                                                 ("s3://wallet-exports/", "wallet-exports", ""),
+                                                 ("s3://wallet-exports/prod/files", "wallet-exports", "prod/files/")])
+def test_s3_storage_is_a_bucket_and_a_prefix(raw, bucket, prefix):
+    settings = load_settings({"EXPORT_STORAGE": raw, "EXPORT_MAX_ROWS": "10000000"})
+    assert (settings.export_s3.bucket, settings.export_s3.prefix) == (bucket, prefix)
+    assert settings.export_max_rows == 10_000_000
+
+
+def test_a_storage_directory_is_the_export_directory():
+    assert load_settings({"EXPORT_STORAGE": "/srv/exports", "EXPORT_DIR": "/elsewhere"}).export_dir == Path("/srv/exports")
+    assert load_settings({"EXPORT_STORAGE": "/srv/exports"}).export_s3 is None
 
 
 def test_the_demo_makes_and_keeps_its_own_secret(tmp_path, monkeypatch):

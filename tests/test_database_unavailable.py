@@ -27,7 +27,7 @@ WAIT_SECONDS = 30  # a safety net against a hung test
 
 def _routes(settings) -> list[tuple[str, str, dict]]:
     """(method, path, keyword arguments of simulate_request) of every route that reads the database."""
-    path, query = download_url(signed_link(settings, EXPORT_ID, "csv", utc_now() + timedelta(hours=1))).split("?")
+    path, query = download_url(signed_link(settings, EXPORT_ID, "csv", "none", utc_now() + timedelta(hours=1))).split("?")
     return [
         *[("GET", f"{openapi.API}{route}", {"query_string": f"{RANGE}&{extra}".rstrip("&")})
           for route, extra in [("/tokens/overview", ""), ("/tokens/trend", "granularity=daily"),

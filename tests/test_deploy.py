@@ -48,7 +48,7 @@ def test_every_variable_the_code_reads_is_in_the_env_example():
     read = set()
     for source in sources:
         read |= set(re.findall(r'(?:env|environ)\.get\("([A-Z_]+)"', source.read_text()))
-        read |= set(re.findall(r'_(?:non_negative_int|positive_int|choice|networks)\(env, "([A-Z_]+)"',
+        read |= set(re.findall(r'_(?:non_negative_int|positive_int|bounded_int|choice|networks)\(env, "([A-Z_]+)"',
                                source.read_text()))
     read -= {"WALLET_ANALYTICS_DEMO"}  # the demo's switch, never set in production
     assert read - listed == set()

@@ -1,5 +1,6 @@
 """The export API without a worker: validation, limits, records, ownership, listing, queue outage."""
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import falcon.testing
@@ -8,6 +9,7 @@ import sqlalchemy as sa
 
 from core.config import load_settings
 from core.dates import utc_now
+from core.exports import formats
 from core.tables import analytics_exports, users
 from tests import factories as f
 from tests.conftest import make_token
@@ -36,7 +38,13 @@ def _error(response, status, code):
 @pytest.mark.parametrize("body, fragment", [
     ([], "JSON object"),
     ("transactions", "JSON object"),
-    ({"type": "xlsx", "dataset": "transactions", "filters": RANGE}, "type must be one of csv, json"),
+    ({"type": "xls", "dataset": "transactions", "filters": RANGE}, "type must be one of csv, json, jsonl, parquet, xlsx"),
+    ({"type": "parquet", "dataset": "users", "compression": "gzip"}, "parquet files are compressed inside already"),
+    ({"type": "xlsx", "dataset": "users", "compression": "gzip"}, "xlsx files are compressed inside already"),
+    ({"dataset": "users", "compression": "zip"}, "compression must be one of none, gzip"),
+    ({"dataset": "users", "compression": None}, "compression must be one of none, gzip"),
+    ({"type": "json", "dataset": "users", "excel": True}, "excel (a UTF-8 byte order mark for Excel) is for csv only"),
+    ({"dataset": "users", "excel": "yes"}, "excel must be true or false"),
     ({"dataset": "ledger", "filters": RANGE}, "dataset must be one of"),
     ({"filters": RANGE}, "dataset must be one of"),
     ({"dataset": "transactions", "filters": RANGE, "format": "csv"}, "Unknown field(s) format"),
@@ -102,8 +110,12 @@ def test_a_full_year_is_allowed(client, admin_headers, admins):
                                          "filters": {"from": "2025-01-01", "to": "2026-01-01"}}).status_code == 201
 
 
-def test_too_many_rows_is_422_and_records_nothing(client, admin_headers, admins, monkeypatch):
-    monkeypatch.setattr("core.exports.records.MAX_ROWS", 2)
+@pytest.fixture
+def row_limit_of_2(env):
+    env["EXPORT_MAX_ROWS"] = "2"  # EXPORT_MAX_ROWS, as an operator sets it
+
+
+def test_too_many_rows_is_422_and_records_nothing(row_limit_of_2, client, admin_headers, admins):
     for user_id in (3, 4, 5):
         f.add_user(admins, user_id)
     message = _error(_post(client, admin_headers, {"dataset": "users"}), 422, "business_rule_violation")
@@ -111,6 +123,14 @@ def test_too_many_rows_is_422_and_records_nothing(client, admin_headers, admins,
     assert _post(client, admin_headers, {"dataset": "users", "filters": {"role": "admin"}}).status_code == 201
     with admins.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(analytics_exports)).scalar() == 1
+
+
+def test_xlsx_past_a_sheet_is_422_up_front(client, admin_headers, admins, monkeypatch):
+    monkeypatch.setitem(formats.FORMATS, "xlsx", replace(formats.FORMATS["xlsx"], max_rows=1))
+    message = _error(_post(client, admin_headers, {"type": "xlsx", "dataset": "users"}), 422,
+                     "business_rule_violation")
+    assert message.startswith("This export would have 2 rows, more than an Excel sheet holds (1 besides its header)")
+    assert _post(client, admin_headers, {"type": "parquet", "dataset": "users"}).status_code == 201
 
 
 def test_create_answers_201_with_location_and_the_preparing_body(client, admin_headers, admins):

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from core.exports.datasets import DATASETS
 from core.tables import users
 from tests import factories as f
-from tests.exports_support import export_and_download
+from tests.exports_support import download, export_and_download
 
 FROM, TO = "2025-11-01", "2025-11-08"
 # Asia/Kolkata is UTC+05:30: the local range 2025-11-01..08 is [10-31 18:30, 11-08 18:30) in UTC.
@@ -77,7 +77,7 @@ def test_transactions_csv_matches_the_spec(client, admin_headers, people, worker
     assert rows == [
         TRANSACTIONS_HEADER,
         [ledger_id, "2", "john_doe", "john_doe@example.com", "regular", "debit", "chapter_generation", "500",
-         "900", "50", "chapter_123", '{"chapter_id":123}', "2025-11-01 11:00:00"],
+         "900", "50", "chapter_123", '{"chapter_id":123}', "2025-11-01T11:00:00+05:30"],
     ]
 
 
@@ -114,10 +114,13 @@ def test_purchase_amounts_stay_exact(client, admin_headers, people, worker):
     _, rows = export_and_download(client, admin_headers, {"dataset": "purchases", "filters": {"from": FROM, "to": TO}})
     row = dict(zip(rows[0], rows[1]))
     assert (row["amount_inr"], row["tokens"], row["username"], row["paid_at"]) == (
-        "3999.00", "5000", "john_doe", "2025-11-02 15:30:00")
-    _, items = export_and_download(client, admin_headers, {"type": "json", "dataset": "purchases",
-                                                           "filters": {"from": FROM, "to": TO}})
-    assert (items[0]["amount_inr"], items[0]["tokens"]) == (3999.0, 5000)
+        "3999.00", "5000", "john_doe", "2025-11-02T15:30:00+05:30")
+    for export_type in ("json", "jsonl"):
+        done, items = export_and_download(client, admin_headers, {"type": export_type, "dataset": "purchases",
+                                                                  "filters": {"from": FROM, "to": TO}})
+        assert (items[0]["amount_inr"], items[0]["tokens"]) == (3999.0, 5000)
+        # Money keeps its two decimals on the wire, a number as in the analytics API.
+        assert b'"amount_inr":3999.00,' in download(client, done)
 
 
 @pytest.mark.parametrize("export_type", ["csv", "json"])
@@ -179,7 +182,7 @@ def test_users(client, admin_headers, db, worker, export_type):
     if export_type == "json":
         assert [(r["balance_regular"], r["balance_promo"]) for r in rows] == [(9500, 100), (0, 0)]
     else:
-        assert rows[1] == ["2", "user2", "user2@example.com", "user", "9500", "100", "2025-11-01 00:00:00"]
+        assert rows[1] == ["2", "user2", "user2@example.com", "user", "9500", "100", "2025-11-01T00:00:00+05:30"]
 
 
 def test_chosen_columns_come_in_the_chosen_order(client, admin_headers, people, worker):

@@ -58,7 +58,7 @@ def test_every_request_with_a_good_signature_is_audited(client, admin_headers, d
     assert client.simulate_head(url, headers=headers).status_code == 200
     assert client.simulate_get(url, headers={**headers, "Range": "bytes=10-19"}).status_code == 206
     assert client.simulate_get(url, headers={**headers, "Range": f"bytes={size}-"}).status_code == 416
-    stale = download_url(links.link(settings, ready_export["export_id"], "csv", utc_now() - timedelta(seconds=1)))
+    stale = download_url(links.link(settings, ready_export["export_id"], "csv", "none", utc_now() - timedelta(seconds=1)))
     assert client.simulate_get(stale, headers=headers).status_code == 404
     assert client.simulate_get(url.replace("signature=", "signature=0"), headers=headers).status_code == 404
 
@@ -199,7 +199,7 @@ def big_ready_export(db, settings, admin_headers):
     path.write_bytes(os.urandom(16 * 1024 * 1024))
     now = utc_now()
     with db.begin() as conn:
-        assert state.publish(conn, settings, record["id"], "csv", rows=1, size=path.stat().st_size, now=now,
+        assert state.publish(conn, settings, record["id"], path.name, rows=1, size=path.stat().st_size, now=now,
                              expires_at=now + timedelta(hours=1))
     return record["id"], path.stat().st_size
 

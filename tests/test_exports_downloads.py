@@ -1,9 +1,11 @@
 """Signed download links: served without a token, refused when tampered with, expired or unknown."""
 
+import gzip
 from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -60,6 +62,19 @@ def test_json_downloads_say_so(client, admin_headers, db, worker):
     assert response.headers["Content-Disposition"].endswith('.json"')
 
 
+def test_gzip_downloads_are_the_gz_file_they_name(client, admin_headers, db, worker):
+    done = wait_until_done(client, admin_headers, create(client, admin_headers, {
+        "type": "jsonl", "dataset": "users", "compression": "gzip"})["export_id"])
+    assert done["download_url"].startswith(f"/exports/{done['export_id']}.jsonl.gz?")
+    response = client.simulate_get(done["download_url"])
+    assert response.headers["Content-Type"] == "application/gzip"
+    assert "Content-Encoding" not in response.headers  # the client keeps the .gz it was promised
+    assert response.headers["Content-Disposition"].endswith('.jsonl.gz"')
+    assert [orjson.loads(line)["id"] for line in gzip.decompress(response.content).splitlines()] == [1]
+    path, query = done["download_url"].split("?")
+    _expect_404(client, f"{path.removesuffix('.gz')}?{query}")  # the same export, not gzipped: no such file
+
+
 def _expect_404(client, url):
     response = client.simulate_get(url)
     assert response.status_code == 404, url
@@ -91,18 +106,18 @@ def test_malformed_link_parameters_are_404(client, query):
 
 
 def test_a_correctly_signed_link_to_an_unknown_export_is_404(client, settings):
-    url = download_url(links.link(settings, "01ARZ3NDEKTSV4RRFFQ69G5FAV", "csv", utc_now() + timedelta(hours=1)))
+    url = download_url(links.link(settings, "01ARZ3NDEKTSV4RRFFQ69G5FAV", "csv", "none", utc_now() + timedelta(hours=1)))
     _expect_404(client, url)
 
 
 def test_an_expired_link_is_404(client, settings, ready_export):
-    url = download_url(links.link(settings, ready_export["export_id"], "csv", utc_now() - timedelta(seconds=1)))
+    url = download_url(links.link(settings, ready_export["export_id"], "csv", "none", utc_now() - timedelta(seconds=1)))
     _expect_404(client, url)
 
 
 def test_a_link_signed_with_another_secret_is_404(client, settings, ready_export):
     forged = replace(settings, download_secret="another-secret-" + "z" * 40)
-    url = download_url(links.link(forged, ready_export["export_id"], "csv", utc_now() + timedelta(hours=1)))
+    url = download_url(links.link(forged, ready_export["export_id"], "csv", "none", utc_now() + timedelta(hours=1)))
     _expect_404(client, url)
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from ulid import ULID
 
 from core.config import load_settings
 from core.dates import utc_now
-from core.exports import generation, state
+from core.exports import formats, generation, state
 from core.exports.generation import generate_export
 from core.exports.maintenance import requeue_lost_exports
 from core.exports.validation import parse_request
@@ -49,11 +50,11 @@ def _leftovers(settings):
 def test_an_error_while_writing_fails_the_export_and_removes_the_partial_file(
         client, admin_headers, admin, settings, worker, monkeypatch):
     def broken_writer(out, layout, rows, tz, progress):
-        out.write("id,username\n" * 5000)
+        out.write(b"id,username\n" * 5000)
         out.flush()
         raise RuntimeError("disk controller on fire at /secret/path")
 
-    monkeypatch.setattr(generation, "write_csv", broken_writer)
+    monkeypatch.setitem(formats.FORMATS, "csv", replace(formats.FORMATS["csv"], write=broken_writer))
     done = wait_until_done(client, admin_headers, create(client, admin_headers, {"dataset": "users"})["export_id"])
     assert done["status"] == "failed"
     assert done["error_message"] == "Export failed (RuntimeError); quote the export id when reporting it"
@@ -132,12 +133,12 @@ def test_rows_written_shows_progress_while_preparing(client, admin_headers, admi
     assert wait_until_done(client, admin_headers, export_id)["actual_rows"] == 7
 
 
-def test_never_more_than_the_row_limit(client, admin_headers, admin, settings, monkeypatch):
+def test_never_more_than_the_row_limit(client, admin_headers, admin, settings):
     for user_id in range(2, 6):
         f.add_user(admin, user_id)
     export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
-    monkeypatch.setattr(generation, "MAX_ROWS", 3)  # the data grew past the limit since the estimate
-    generate_export(admin, settings, export_id)
+    # The data grew past EXPORT_MAX_ROWS since the estimate.
+    generate_export(admin, replace(settings, export_max_rows=3), export_id)
     body = wait_until_done(client, admin_headers, export_id)
     assert (body["estimated_rows"], body["actual_rows"]) == (5, 3)
 

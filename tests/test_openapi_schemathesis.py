@@ -156,7 +156,10 @@ def test_every_operation_keeps_to_the_document(db, settings, admin_headers, path
     exercise()
 
 
-@pytest.mark.parametrize("export_type, content_type", [("csv", "text/csv"), ("json", "application/json")])
+@pytest.mark.parametrize("export_type, content_type", [
+    ("csv", "text/csv"), ("json", "application/json"), ("jsonl", "application/jsonl"),
+    ("parquet", "application/vnd.apache.parquet"),
+    ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")])
 def test_a_real_signed_link_downloads_as_documented(db, settings, export_type, content_type):
     add_user(db, ADMIN_USER_ID, role="admin")
     path_parameters, query = _link(settings, _ready_export(db, settings, export_type))

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from core.analytics.params import MAX_TEXT_LENGTH, MIN_LIMIT
 from core.analytics.tokens import GRANULARITIES
 from core.analytics.users import DEFAULT_LIMIT, MAX_LIMIT, METRICS
+from core.config import MAX_EXPORT_MAX_ROWS
 from core.dates import EARLIEST_DAY, LATEST_DAY
 from core.exports import webhooks
 from core.exports.browse import CURSOR_PATTERN, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
@@ -25,10 +26,12 @@ from core.exports.datasets import (
     parse_user_id,
 )
 from core.exports.downloads import LISTED_DOWNLOADS, RANGE_CHARS, USER_AGENT_CHARS
-from core.exports.records import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, MAX_ROWS
+from core.exports.formats import FORMATS, GZIP_CONTENT_TYPE
+from core.exports.records import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX
 from core.exports.status import ExportStatus
 from core.exports.writers import PROGRESS_EVERY
-from core.tables import ETL_RUN_STATUSES, EXPORT_TYPES, TOKEN_TYPES
+from core.exports.xlsx import XLSX_MAX_ROWS
+from core.tables import ETL_RUN_STATUSES, EXPORT_COMPRESSIONS, EXPORT_TYPES, TOKEN_TYPES
 from web.resources.exports import DOWNLOAD_PATH, RETRY_AFTER_SECONDS
 
 PATH = "/api/v1/openapi.json"
@@ -183,13 +186,27 @@ def _export_request(dataset: Dataset) -> dict:
             "columns": {"type": "array", "minItems": 1, "uniqueItems": True,
                         "items": {"enum": list(dataset.columns)},
                         "description": "Columns in the order wanted; all of them, in this order, when left out"},
+            "compression": {"enum": list(EXPORT_COMPRESSIONS), "default": "none",
+                            "description": "gzip: csv, json and jsonl only (`<id>.<type>.gz`)"},
+            "excel": {"type": "boolean", "default": False,
+                      "description": "csv only: a UTF-8 byte order mark first, so Excel reads it as UTF-8"},
         },
         "additionalProperties": False,
+        # What the schema cannot say with `properties` alone: the combinations refused with 400.
+        "allOf": [
+            {"if": {"properties": {"compression": {"const": "gzip"}}, "required": ["compression"]},
+             "then": {"properties": {"type": {"enum": [f.name for f in FORMATS.values() if f.compressible]}},
+                      "required": ["type"]}},
+            {"if": {"properties": {"excel": {"const": True}}, "required": ["excel"]},
+             "then": {"properties": {"type": {"const": "csv"}}}},
+        ],
     }
 
 
 _EXPORT_STATUS_FIELDS = {  # what each status adds to the fields every export has
-    ExportStatus.PREPARING: {"rows_written": {**_COUNT, "description": f"updated every {PROGRESS_EVERY:,} rows"}},
+    ExportStatus.PREPARING: {"rows_written": {**_COUNT, "description": f"updated every {PROGRESS_EVERY:,} rows"},
+                             "progress_percent": {"type": "integer", "minimum": 0, "maximum": 99,
+                                                  "description": "rows_written against estimated_rows"}},
     ExportStatus.READY: {
         "actual_rows": _COUNT,
         "download_url": {"type": "string", "pattern": f"^{DOWNLOAD_PATH}/",
@@ -213,7 +230,9 @@ def _export_status(status: str, extra: dict, more: dict | None = None) -> dict:
         "dataset": {"enum": list(DATASETS)},
         "filters": {"type": "object", "description": "as validated: dates as YYYY-MM-DD, user ids as numbers"},
         "columns": _nullable({"type": "array", "minItems": 1, "items": {"type": "string"}}),
-        "estimated_rows": {**_COUNT, "maximum": MAX_ROWS},
+        "compression": {"enum": list(EXPORT_COMPRESSIONS)},
+        "excel": {"type": "boolean"},
+        "estimated_rows": {**_COUNT, "maximum": MAX_EXPORT_MAX_ROWS, "description": "at most EXPORT_MAX_ROWS"},
         "created_at": _TIMESTAMP,
         **extra,
         **(more or {}),
@@ -458,20 +477,27 @@ def _retry_after(required: bool) -> dict:
 
 
 _EXPORT_ID = _path("export_id", _ULID, "The id from the create answer")
-_DOWNLOAD_NAME = {"type": "string", "pattern": "^[0-7][0-9A-HJKMNP-TV-Z]{25}\\.(csv|json)$",
-                  "description": "<export id>.<type>"}
+_FILE_SUFFIX = f"\\.({'|'.join(EXPORT_TYPES)})(\\.gz)?"
+_DOWNLOAD_NAME = {"type": "string", "pattern": f"^[0-7][0-9A-HJKMNP-TV-Z]{{25}}{_FILE_SUFFIX}$",
+                  "description": "<export id>.<type>, `.gz` added when gzipped"}
 _DOWNLOAD_FILE = {
-    "description": "The file, streamed, as an attachment named <dataset>_<created, local YYYYmmddHHMMSS>.<type>",
+    "description": "The file, streamed, as an attachment named <dataset>_<created, local YYYYmmddHHMMSS>.<type>[.gz]",
     "headers": {
         "Content-Disposition": _header(
-            {"type": "string", "pattern": "^attachment; filename=\"[a-z]+_[0-9]{14}\\.(csv|json)\"$"},
-            "attachment; filename=\"<dataset>_<YYYYmmddHHMMSS>.<type>\""),
+            {"type": "string", "pattern": f"^attachment; filename=\"[a-z]+_[0-9]{{14}}{_FILE_SUFFIX}\"$"},
+            "attachment; filename=\"<dataset>_<YYYYmmddHHMMSS>.<type>[.gz]\""),
         "Content-Length": _header({"type": "integer", "minimum": 0}, "The file's size in bytes"),
     },
     "content": {
-        "text/csv": {"schema": {"type": "string"}},
+        **{f.content_type.split(";")[0]: {"schema": {"type": "string"}} for f in FORMATS.values()},
         "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        GZIP_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}},
     },
+}
+_DOWNLOAD_REDIRECT = {
+    "description": "With S3 storage (EXPORT_STORAGE=s3://...): the file is at `Location`, a presigned URL of the "
+                   "object that works for a few minutes",
+    "headers": {"Location": _header({"type": "string", "format": "uri"}, "The presigned S3 URL")},
 }
 
 _VALIDATORS = {
@@ -512,6 +538,7 @@ def _download(method: str) -> dict:
         "responses": {
             "200": whole,
             "206": part,
+            "303": _DOWNLOAD_REDIRECT,
             "404": _error("not_found: a tampered, expired or unknown link, or an export no longer ready "
                           "(one message for all)"),
             "416": {**_error("range_not_satisfiable: the range starts past the end of the file"), "headers": {
@@ -537,7 +564,8 @@ EXPORT_PATHS = {
                 "400": _error("validation_error: a body that is not a JSON object; an unknown key, type, dataset, "
                               "filter, value or column; a bad date; a bad Idempotency-Key"),
                 "422": _error(f"business_rule_violation: `from` after `to`, more than 365 days apart, or more "
-                              f"than {MAX_ROWS:,} estimated rows; an Idempotency-Key used with another request"),
+                              f"than EXPORT_MAX_ROWS (100,000 by default) estimated rows, or more than an XLSX sheet holds "
+                              f"({XLSX_MAX_ROWS:,}); an Idempotency-Key used with another request"),
                 "429": {**_error("rate_limited: EXPORT_MAX_ACTIVE_PER_ADMIN exports already preparing"),
                         "headers": {"Retry-After": _header({"type": "integer", "minimum": 1},
                                                            "Seconds to wait before asking again")}},

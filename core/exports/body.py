@@ -18,12 +18,14 @@ def status_body(record: dict, tz: ZoneInfo) -> dict:
         "dataset": record["dataset"],
         "filters": record["filters"],
         "columns": record["columns"],
+        "compression": record["compression"],
+        "excel": record["excel"],
         "estimated_rows": record["estimated_rows"],
         "created_at": iso_local(record["created_at"], tz),
     }
     status = record["status"]
     if status == ExportStatus.PREPARING:
-        body["rows_written"] = record["rows_written"]
+        body.update(rows_written=record["rows_written"], progress_percent=progress_percent(record))
     if status in (ExportStatus.READY, ExportStatus.EXPIRED):
         body.update(actual_rows=record["actual_rows"], expires_at=iso_local(record["expires_at"], tz))
     if status == ExportStatus.READY:
@@ -33,3 +35,10 @@ def status_body(record: dict, tz: ZoneInfo) -> dict:
     if status != ExportStatus.PREPARING:
         body["completed_at"] = iso_local(record["completed_at"], tz)
     return body
+
+
+def progress_percent(record: dict) -> int:
+    """How far a `preparing` export is, against its estimate: 0-99 (100 is `ready`)."""
+    if not record["estimated_rows"]:
+        return 0
+    return min(99, 100 * record["rows_written"] // record["estimated_rows"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -132,6 +133,7 @@ class Dataset:
                            if self.columns[name].type.python_type is str and name not in self.json_columns),
             json=frozenset(self.json_columns & set(columns)),
             times=frozenset(name for name in columns if self._is_timestamp(name)),
+            money=frozenset(name for name in columns if self.columns[name].type.python_type is Decimal),
         )
 
     def _is_timestamp(self, name: str) -> bool:
@@ -286,9 +288,10 @@ USERS = Dataset(
         "username": users.c.username,
         "email": users.c.email,
         "role": users.c.role,
-        # A user without a wallet row holds no tokens.
-        "balance_regular": sa.func.coalesce(wallets.c.balance_regular, 0),
-        "balance_promo": sa.func.coalesce(wallets.c.balance_promo, 0),
+        # A user without a wallet row holds no tokens. MariaDB's COALESCE of a BIGINT UNSIGNED and 0
+        # is a DECIMAL: cast back to an integer, as every format writes it.
+        "balance_regular": sa.cast(sa.func.coalesce(wallets.c.balance_regular, 0), sa.BigInteger),
+        "balance_promo": sa.cast(sa.func.coalesce(wallets.c.balance_promo, 0), sa.BigInteger),
         "created_at": users.c.created_at,
     },
     source=users.outerjoin(wallets, wallets.c.user_id == users.c.id),

@@ -1,21 +1,19 @@
 """Generating an export file in the worker.
 
-Rows come from a server-side cursor and go straight to a temporary file in EXPORT_DIR, which is
-flushed, fsynced and atomically renamed to `<export id>.<type>`; only then is the row marked
-`ready`. Every way out leaves either a complete file and a `ready` row, or no file and a
-`failed` row, or (a transient database error, `is_transient`) no file and the row still
-`preparing` for the worker's next attempt: the actor retries those (Dramatiq's `retry_when`).
+Rows come from a server-side cursor and go straight into the file in the export storage
+(`core.exports.storage`: a local temporary file renamed to `<export id>.<type>[.gz]`, or an S3
+multipart upload), which appears only when complete; only then is the row marked `ready`.
+Every way out leaves either a complete file and a `ready` row, or no file and a `failed` row,
+or (a transient database error, `is_transient`) no file and the row still `preparing` for the
+worker's next attempt: the actor retries those (Dramatiq's `retry_when`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -25,15 +23,13 @@ from core.dates import utc_now
 from core.errors import DomainError
 from core.exports import state
 from core.exports.datasets import DATASETS
-from core.exports.records import MAX_ROWS, fail_export
+from core.exports.formats import file_name, write_export
+from core.exports.records import fail_export, max_rows
 from core.exports.status import ExportStatus
-from core.exports.writers import write_csv, write_json
+from core.exports.storage import Storage, storage_of
 
 log = logging.getLogger(__name__)
 
-# mkstemp's 0600 would keep the file from nginx, which sends it (X-Accel-Redirect) as a member of
-# the service's group; nobody else may read it.
-EXPORT_FILE_MODE = 0o640
 LINK_LIFETIME = timedelta(hours=24)
 STREAM_BATCH = 1000
 # A cancel is looked for every so many rows, once this long has passed since the last look.
@@ -87,52 +83,39 @@ def readable_error(error: Exception) -> str:
 
 def _write_and_publish(engine: Engine, settings: Settings, record: dict) -> None:
     started = time.perf_counter()
-    export_id, export_dir = record["id"], settings.export_dir
-    export_dir.mkdir(parents=True, exist_ok=True)
-    _remove_partial_files(export_dir, export_id)
-    rows, size = _write_file(engine, settings, record)
-    final_path = export_dir / state.file_name(export_id, record["type"])
+    export_id, storage = record["id"], storage_of(settings)
+    name = file_name(export_id, record["type"], record["compression"])
+    storage.remove_partials(export_id)
+    rows, size = _write_file(engine, settings, storage, record, name)
     now = utc_now()
     try:
         with engine.begin() as conn:
-            published = state.publish(conn, settings, export_id, record["type"], rows=rows, size=size, now=now,
+            published = state.publish(conn, settings, export_id, name, rows=rows, size=size, now=now,
                                       expires_at=now + LINK_LIFETIME)
             status = ExportStatus.READY if published else (state.load(conn, export_id) or {}).get("status")
     except BaseException:
-        final_path.unlink(missing_ok=True)  # no file without a `ready` row; a retry writes it again
+        storage.delete(name)  # no file without a `ready` row; a retry writes it again
         raise
     if published:
         log.info("export %s ready: %d rows, %d bytes in %.2f s", export_id, rows, size, time.perf_counter() - started)
     elif status != ExportStatus.READY:
         # The janitor failed it meanwhile (or it was deleted): its file must not linger.
-        final_path.unlink(missing_ok=True)
+        storage.delete(name)
 
 
-def _write_file(engine: Engine, settings: Settings, record: dict) -> tuple[int, int]:
-    """Stream the rows into `<id>.<type>` atomically; return (rows, bytes)."""
-    export_dir, export_id = settings.export_dir, record["id"]
+def _write_file(engine: Engine, settings: Settings, storage: Storage, record: dict, name: str) -> tuple[int, int]:
+    """Stream the rows into the file `name` of the storage; return (rows, bytes)."""
+    export_id = record["id"]
     dataset = DATASETS[record["dataset"]]
     columns = record["columns"] or list(dataset.columns)
-    query = dataset.select(record["filters"], columns, settings.report_timezone).limit(MAX_ROWS)
-    layout = dataset.layout(columns)
-    progress = _progress_recorder(engine, export_id)
-    handle, temp_name = tempfile.mkstemp(dir=export_dir, prefix=f".{export_id}.", suffix=".tmp")
-    try:
-        with open(handle, "w", encoding="utf-8", newline="") as out:
-            rows = _until_canceled(_stream(engine, query), engine, export_id)
-            if record["type"] == "csv":
-                count = write_csv(out, layout, rows, settings.report_timezone, progress)
-            else:
-                count = write_json(out, layout, rows, settings.report_timezone, progress)
-            out.flush()
-            os.fsync(out.fileno())
-        size = os.path.getsize(temp_name)
-        os.chmod(temp_name, EXPORT_FILE_MODE)
-        os.replace(temp_name, export_dir / state.file_name(export_id, record["type"]))
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    _fsync_directory(export_dir)
+    # However the data grew since the estimate, never more rows than the limit.
+    query = dataset.select(record["filters"], columns, settings.report_timezone).limit(
+        max_rows(settings, record["type"]))
+    rows = _until_canceled(_stream(engine, query), engine, export_id)
+    with storage.writing(export_id, name) as out:
+        count = write_export(out, record["type"], record["compression"], record["excel"], dataset.layout(columns),
+                             rows, settings.report_timezone, _progress_recorder(engine, export_id))
+        size = out.tell()
     return count, size
 
 
@@ -167,19 +150,3 @@ def _progress_recorder(engine: Engine, export_id: str) -> Callable[[int], None]:
             state.record_progress(conn, export_id, rows_written, utc_now())
 
     return record_progress
-
-
-def _remove_partial_files(export_dir: Path, export_id: str) -> None:
-    """Temporary files of an earlier attempt of this export that died mid-write (e.g. SIGKILL)."""
-    for leftover in export_dir.glob(f".{export_id}.*.tmp"):
-        leftover.unlink(missing_ok=True)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable before the database says the file is there."""
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-

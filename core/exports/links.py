@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import BinaryIO
 
 from sqlalchemy.engine import Connection
 
@@ -22,6 +20,7 @@ from core.config import Settings
 from core.dates import utc_now
 from core.errors import ConfigError, NotFound
 from core.exports import state
+from core.exports.formats import GZIP, file_name
 from core.exports.status import ExportStatus
 
 # ASCII only: int() refuses "²" and compare_digest() refuses non-ASCII text (both were 500s).
@@ -34,8 +33,13 @@ NOT_FOUND = "Export file not found, or the link has expired"
 class Link:
     export_id: str
     export_type: str
+    compression: str
     expires: int  # unix seconds
     signature: str
+
+    @property
+    def file_name(self) -> str:
+        return file_name(self.export_id, self.export_type, self.compression)
 
 
 def _secret(settings: Settings) -> bytes:
@@ -52,25 +56,24 @@ def _unix(utc_naive: datetime) -> int:
     return int(utc_naive.replace(tzinfo=UTC).timestamp())
 
 
-def link(settings: Settings, export_id: str, export_type: str, expires_at: datetime) -> Link:
+def link(settings: Settings, export_id: str, export_type: str, compression: str, expires_at: datetime) -> Link:
     expires = _unix(expires_at)
-    return Link(export_id, export_type, expires, signature(settings, export_id, expires))
+    return Link(export_id, export_type, compression, expires, signature(settings, export_id, expires))
 
 
 def link_of(settings: Settings, record: dict) -> Link | None:
     """The download link of a `ready` export; None for any other."""
     if record["status"] != ExportStatus.READY:
         return None
-    return link(settings, record["id"], record["type"], record["expires_at"])
+    return link(settings, record["id"], record["type"], record["compression"], record["expires_at"])
 
 
-@dataclass
+@dataclass(frozen=True)
 class Download:
-    file_name: str  # in EXPORT_DIR
-    stream: BinaryIO
-    size: int
+    file_name: str  # in the export storage
     export_type: str
-    attachment_name: str  # what the admin's browser saves it as, e.g. transactions_20251108153045.csv
+    compression: str
+    attachment_name: str  # what the admin's browser saves it as, e.g. transactions_20251108153045.csv.gz
     modified: datetime  # when the file was completed (naive UTC)
 
 
@@ -83,30 +86,23 @@ def check_link(settings: Settings, export_id: str, expires: str | None, given_si
     return int(expires)
 
 
-def open_download(conn: Connection, settings: Settings, export_id: str, export_type: str, expires: int,
-                  now: datetime | None = None) -> Download:
-    """The file behind a checked link (`check_link`), opened for reading; NotFound when the link
-    has expired or the export is not `ready` (or not of that type)."""
+def check_download(conn: Connection, settings: Settings, export_id: str, export_type: str, compression: str,
+                   expires: int, now: datetime | None = None) -> Download:
+    """The file behind a checked link (`check_link`); NotFound when the link has expired or the
+    export is not `ready` (or not of that type and compression). The web layer sends it."""
     if expires <= _unix(now or utc_now()):
         raise NotFound(NOT_FOUND)
     record = state.load(conn, export_id)
-    if record is None or record["status"] != ExportStatus.READY or record["type"] != export_type:
+    if (record is None or record["status"] != ExportStatus.READY or record["type"] != export_type
+            or record["compression"] != compression):
         raise NotFound(NOT_FOUND)
-    # The path is built from the validated id alone, never from the URL or a stored path.
-    file_name = state.file_name(export_id, export_type)
-    path = settings.export_dir / file_name
-    if path.resolve().parent != settings.export_dir.resolve():
-        raise NotFound(NOT_FOUND)
-    try:
-        stream = open(path, "rb")  # the web layer streams it, and closes it when done
-    except FileNotFoundError:
-        raise NotFound(NOT_FOUND) from None
     local_created = record["created_at"].replace(tzinfo=UTC).astimezone(settings.report_timezone)
+    suffix = ".gz" if compression == GZIP else ""
     return Download(
-        file_name=file_name,
-        stream=stream,
-        size=os.fstat(stream.fileno()).st_size,
+        # Built from the validated id alone, never from the URL or a stored path.
+        file_name=file_name(export_id, export_type, compression),
         export_type=export_type,
-        attachment_name=f"{record['dataset']}_{local_created:%Y%m%d%H%M%S}.{export_type}",
+        compression=compression,
+        attachment_name=f"{record['dataset']}_{local_created:%Y%m%d%H%M%S}.{export_type}{suffix}",
         modified=record["completed_at"],
     )

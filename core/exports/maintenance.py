@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -15,6 +15,7 @@ from core.config import Settings
 from core.dates import utc_now
 from core.errors import ServiceUnavailable
 from core.exports import state
+from core.exports.storage import storage_of
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,9 @@ def delete_expired_files(engine: Engine, settings: Settings) -> None:
     """Delete the files of expired exports (expired by time, or canceled once `ready`)."""
     with engine.begin() as conn:
         leftovers = state.expired_files(conn)
+    storage = storage_of(settings)
     for export_id, name in leftovers:
-        (settings.export_dir / Path(name).name).unlink(missing_ok=True)
+        storage.delete(Path(name).name)
         with engine.begin() as conn:
             state.forget_file(conn, export_id)
 
@@ -62,7 +64,8 @@ def requeue_lost_exports(engine: Engine, settings: Settings, enqueue: Callable[[
 
 def fail_stuck_exports(engine: Engine, settings: Settings, now: datetime | None = None) -> int:
     """Mark exports `preparing` for longer than EXPORT_STUCK_MINUTES as failed, and delete
-    temporary files no live writer has touched for as long; the count of exports failed.
+    half-written files (temporary files, S3 multipart uploads) no live writer has touched for
+    as long; the count of exports failed.
 
     EXPORT_STUCK_MINUTES=0 turns the janitor off.
     """
@@ -71,9 +74,5 @@ def fail_stuck_exports(engine: Engine, settings: Settings, now: datetime | None 
     now = now or utc_now()
     with engine.begin() as conn:
         failed = state.fail_stuck(conn, settings, now)
-    if settings.export_dir.is_dir():
-        cutoff_epoch = state.stuck_cutoff(settings, now).replace(tzinfo=UTC).timestamp()
-        for partial in settings.export_dir.glob(".*.tmp"):
-            if partial.stat().st_mtime < cutoff_epoch:
-                partial.unlink(missing_ok=True)
+    storage_of(settings).remove_stale_partials(state.stuck_cutoff(settings, now))
     return failed

@@ -17,11 +17,11 @@ from core.dates import utc_now
 from core.dialect import take_write_lock
 from core.errors import BusinessRuleViolation, NotFound, RateLimited, Unauthorized, ValidationError, excerpt
 from core.exports import state
+from core.exports.formats import FORMATS, NO_COMPRESSION
 from core.exports.validation import ExportRequest
 from core.numbers import is_ascii_digits
 from core.tables import analytics_exports, users
 
-MAX_ROWS = 100_000
 _ULID_ALPHABET = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 20, 100
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -64,11 +64,7 @@ def create_export(conn: Connection, settings: Settings, user_id: int, request: E
         raise RateLimited(f"You have {limit} exports preparing, the most at once; try again when one is done",
                           RATE_LIMIT_RETRY_SECONDS)
     estimated = estimate_rows(conn, settings, request)
-    if estimated > MAX_ROWS:
-        raise BusinessRuleViolation(
-            f"This export would have {estimated:,} rows, more than the limit of {MAX_ROWS:,}; "
-            "narrow the filters (a shorter date range, a user, a status)"
-        )
+    _check_size(settings, request, estimated)
     record = {
         "id": str(ULID()),
         "user_id": user_id,
@@ -76,6 +72,8 @@ def create_export(conn: Connection, settings: Settings, user_id: int, request: E
         "dataset": request.dataset.name,
         "filters": request.filters,
         "columns": request.columns,
+        "compression": request.compression,
+        "excel": request.excel,
         "estimated_rows": estimated,
         "created_at": now,
         "request_digest": digest,
@@ -85,10 +83,33 @@ def create_export(conn: Connection, settings: Settings, user_id: int, request: E
     return state.load(conn, record["id"]), True
 
 
+def max_rows(settings: Settings, export_type: str) -> int:
+    """The most rows an export of this type may have: EXPORT_MAX_ROWS, or less if the format holds less."""
+    return min(settings.export_max_rows, FORMATS[export_type].max_rows or settings.export_max_rows)
+
+
+def _check_size(settings: Settings, request: ExportRequest, estimated: int) -> None:
+    if estimated > settings.export_max_rows:
+        raise BusinessRuleViolation(
+            f"This export would have {estimated:,} rows, more than the limit of {settings.export_max_rows:,}; "
+            "narrow the filters (a shorter date range, a user, a status)"
+        )
+    if estimated > max_rows(settings, request.type):
+        raise BusinessRuleViolation(
+            f"This export would have {estimated:,} rows, more than an Excel sheet holds "
+            f"({max_rows(settings, request.type):,} besides its header); narrow the filters, or ask for csv or parquet"
+        )
+
+
 def request_digest(request: ExportRequest) -> str:
     """What an export was asked for, as 32 hex digits: equal requests, equal digests."""
     asked = {"type": request.type, "dataset": request.dataset.name, "filters": request.filters,
              "columns": request.columns}
+    # Only when asked for, so the digests of requests made before they existed stay the same.
+    if request.compression != NO_COMPRESSION:
+        asked["compression"] = request.compression
+    if request.excel:
+        asked["excel"] = True
     return hashlib.blake2b(orjson.dumps(asked, option=orjson.OPT_SORT_KEYS, default=str), digest_size=16).hexdigest()
 
 

@@ -33,11 +33,6 @@ from core.exports.status import ExportStatus
 from core.tables import analytics_exports
 
 
-def file_name(export_id: str, export_type: str) -> str:
-    """The name of an export's file in EXPORT_DIR; never taken from a URL or the database."""
-    return f"{export_id}.{export_type}"
-
-
 def insert(conn: Connection, record: dict) -> None:
     """A new export, `preparing`."""
     conn.execute(sa.insert(analytics_exports).values({**record, "status": ExportStatus.PREPARING}))
@@ -98,12 +93,12 @@ def _changed(conn: Connection, settings: Settings, change: sa.Update, export_id:
     return True
 
 
-def publish(conn: Connection, settings: Settings, export_id: str, export_type: str, *, rows: int, size: int,
+def publish(conn: Connection, settings: Settings, export_id: str, file_path: str, *, rows: int, size: int,
             now: datetime, expires_at: datetime) -> bool:
     """`preparing` → `ready`; False if it had finished some other way meanwhile."""
     return _changed(conn, settings, _preparing(export_id).values(
         status=ExportStatus.READY, actual_rows=rows, rows_written=rows, file_size=size,
-        file_path=file_name(export_id, export_type), completed_at=now, expires_at=expires_at,
+        file_path=file_path, completed_at=now, expires_at=expires_at,
     ), export_id, now)
 
 

@@ -8,9 +8,10 @@ from typing import Any
 from core.dates import check_range, parse_api_day, parse_range
 from core.errors import ValidationError, excerpt
 from core.exports.datasets import DATASETS, Dataset
-from core.tables import EXPORT_TYPES
+from core.exports.formats import FORMATS, NO_COMPRESSION
+from core.tables import EXPORT_COMPRESSIONS, EXPORT_TYPES
 
-REQUEST_KEYS = ("type", "dataset", "filters", "columns")
+REQUEST_KEYS = ("type", "dataset", "filters", "columns", "compression", "excel")
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class ExportRequest:
     dataset: Dataset
     filters: dict[str, Any]  # validated and normalised; stored as given back to the admin
     columns: list[str] | None  # None: every column of the dataset, in its order
+    compression: str = NO_COMPRESSION
+    excel: bool = False  # a CSV with a UTF-8 BOM, so that Excel reads it as UTF-8
 
 
 def parse_request(body: object) -> ExportRequest:
@@ -39,7 +42,26 @@ def parse_request(body: object) -> ExportRequest:
         dataset=dataset,
         filters=parse_filters(dataset, body.get("filters", {}), prefix="filters."),
         columns=_parse_columns(dataset, body["columns"]) if "columns" in body else None,
+        compression=_parse_compression(export_type, body.get("compression", NO_COMPRESSION)),
+        excel=_parse_excel(export_type, body.get("excel", False)),
     )
+
+
+def _parse_compression(export_type: str, raw: object) -> str:
+    if raw not in EXPORT_COMPRESSIONS:
+        raise ValidationError(f"compression must be one of {', '.join(EXPORT_COMPRESSIONS)}; got {excerpt(repr(raw))}")
+    if raw != NO_COMPRESSION and not FORMATS[export_type].compressible:
+        raise ValidationError(f"compression {raw} is for csv, json and jsonl; {export_type} files are compressed "
+                              "inside already: leave compression out")
+    return raw
+
+
+def _parse_excel(export_type: str, raw: object) -> bool:
+    if not isinstance(raw, bool):
+        raise ValidationError(f"excel must be true or false; got {excerpt(repr(raw))}")
+    if raw and export_type != "csv":
+        raise ValidationError("excel (a UTF-8 byte order mark for Excel) is for csv only; for Excel, xlsx needs none")
+    return raw
 
 
 def parse_filters(dataset: Dataset, raw: object, prefix: str = "") -> dict[str, Any]:

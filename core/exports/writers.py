@@ -1,9 +1,12 @@
-"""CSV and JSON writers that write each row as it comes, so memory stays flat.
+"""The text writers (CSV, JSON, JSON Lines), and what every writer shares: the layout of the
+columns, formula neutralising, local times. Each writes each row as it comes, so memory stays flat.
 
-CSV: a header row, standard quoting, timestamps as `YYYY-MM-DD HH:MM:SS` in REPORT_TIMEZONE,
-JSON columns as compact JSON text in one cell, and text cells neutralised against spreadsheet
-formula injection (OWASP ASVS 5.0 V1.2.10: a leading `'`). JSON: one array of objects with
-native types and ISO 8601 timestamps with offset.
+CSV: a header row, standard quoting, timestamps ISO 8601 with the offset of REPORT_TIMEZONE,
+money with two decimals, JSON columns as compact JSON text in one cell, and text cells
+neutralised against spreadsheet formula injection (OWASP ASVS 5.0 V1.2.10: a leading `'`).
+JSON: one array of objects; JSON Lines: one object a line;
+both with native types, money as a number with two decimals (`449.00`, as the analytics API
+writes it) and ISO 8601 timestamps with offset.
 
 Only the cells that need it are converted, column by column; numbers and NULLs go out as the
 driver gives them. Timestamps and JSON documents arrive as the database's text: turning a
@@ -13,17 +16,21 @@ timestamp into a `datetime` and back was a quarter of an export's time.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TextIO
+from typing import BinaryIO, TextIO
 from zoneinfo import ZoneInfo
 
 import orjson
 
+from core.aggregates import money
+
 # A text cell starting with one of these is neutralised: ASVS 5.0 V1.2.10's list (= + - @ tab NUL)
-# and OWASP's CSV Injection page's carriage return and line feed. A future XLSX writer uses the same.
+# and OWASP's CSV Injection page's carriage return and line feed. The XLSX writer uses the same.
 FORMULA_TRIGGERS = "=+-@\t\0\r\n"
 # Each progress report is a committed UPDATE; every 5,000 rows is 20 for a full export.
 PROGRESS_EVERY = 5000
@@ -33,13 +40,15 @@ Progress = Callable[[int], None]
 
 @dataclass(frozen=True)
 class Layout:
-    """The exported columns in order, and which of them hold text (neutralised in CSV), JSON
-    documents and naive-UTC timestamps (both read as text)."""
+    """The exported columns in order, and which of them hold text (neutralised in CSV and
+    XLSX), JSON documents and naive-UTC timestamps (both read as text), and money (decimals);
+    the others are integers."""
 
     names: tuple[str, ...]
     text: frozenset[str] = frozenset()
     json: frozenset[str] = frozenset()
     times: frozenset[str] = frozenset()
+    money: frozenset[str] = frozenset()
 
     def positions(self, kind: frozenset[str]) -> list[int]:
         return [index for index, name in enumerate(self.names) if name in kind]
@@ -89,19 +98,34 @@ class LocalTimes:
         return local.isoformat() if self._iso else local.replace(tzinfo=None).isoformat(" ")
 
 
-def _compact_json(text: str) -> str:
+def compact_json(text: str) -> str:
     # Compact text (what the wallet platform writes) is kept as it is: re-encoding every
     # document took a tenth of an export's time.
     if " " in text or "\n" in text or "\r" in text or "\t" in text:
         text = orjson.dumps(orjson.loads(text)).decode()
-    return neutralise(text)
+    return text
 
 
-def write_csv(out: TextIO, layout: Layout, rows: Iterable[Sequence], tz: ZoneInfo, progress: Progress) -> int:
+@contextmanager
+def text_output(out: BinaryIO) -> Iterator[TextIO]:
+    """UTF-8 text over `out`, left open for whatever wraps it (gzip, the storage) to finish."""
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+    yield text
+    text.flush()
+    text.detach()
+
+
+def write_csv(out: BinaryIO, layout: Layout, rows: Iterable[Sequence], tz: ZoneInfo, progress: Progress) -> int:
+    with text_output(out) as text_out:
+        return _write_csv_rows(text_out, layout, rows, tz, progress)
+
+
+def _write_csv_rows(out: TextIO, layout: Layout, rows: Iterable[Sequence], tz: ZoneInfo, progress: Progress) -> int:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(layout.names)
-    local_time = LocalTimes(tz, iso=False)
+    local_time = LocalTimes(tz, iso=True)
     text, times, jsons = layout.positions(layout.text), layout.positions(layout.times), layout.positions(layout.json)
+    amounts = layout.positions(layout.money)
     count = 0
     for row in rows:
         cells = list(row)
@@ -114,7 +138,9 @@ def write_csv(out: TextIO, layout: Layout, rows: Iterable[Sequence], tz: ZoneInf
                 cells[index] = local_time(cells[index])
         for index in jsons:
             if cells[index] is not None:
-                cells[index] = _compact_json(cells[index])
+                cells[index] = neutralise(compact_json(cells[index]))
+        for index in amounts:
+            cells[index] = money(cells[index])
         writer.writerow(cells)
         count += 1
         if count % PROGRESS_EVERY == 0:
@@ -124,7 +150,8 @@ def write_csv(out: TextIO, layout: Layout, rows: Iterable[Sequence], tz: ZoneInf
 
 def _json_default(value: object) -> object:
     if isinstance(value, Decimal):
-        return float(value)
+        # Money keeps its two decimals (449.00, not 449.0) and stays a JSON number, as in the API.
+        return orjson.Fragment(str(money(value)))
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
@@ -144,14 +171,29 @@ def json_records(layout: Layout, rows: Iterable[Sequence], tz: ZoneInfo) -> Iter
         yield dict(zip(names, cells))
 
 
-def write_json(out: TextIO, layout: Layout, rows: Iterable[Sequence], tz: ZoneInfo, progress: Progress) -> int:
-    out.write("[")
-    count = 0
+def _json_items(layout: Layout, rows: Iterable[Sequence], tz: ZoneInfo) -> Iterator[bytes]:
+    """Each row as one compact JSON object."""
     for record in json_records(layout, rows, tz):
-        item = orjson.dumps(record, default=_json_default).decode()
-        out.write(("\n" if count == 0 else ",\n") + item)
+        yield orjson.dumps(record, default=_json_default)
+
+
+def write_json(out: BinaryIO, layout: Layout, rows: Iterable[Sequence], tz: ZoneInfo, progress: Progress) -> int:
+    out.write(b"[")
+    count = 0
+    for item in _json_items(layout, rows, tz):
+        out.write((b"\n" if count == 0 else b",\n") + item)
         count += 1
         if count % PROGRESS_EVERY == 0:
             progress(count)
-    out.write("\n]\n" if count else "]\n")
+    out.write(b"\n]\n" if count else b"]\n")
+    return count
+
+
+def write_jsonl(out: BinaryIO, layout: Layout, rows: Iterable[Sequence], tz: ZoneInfo, progress: Progress) -> int:
+    count = 0
+    for item in _json_items(layout, rows, tz):
+        out.write(item + b"\n")
+        count += 1
+        if count % PROGRESS_EVERY == 0:
+            progress(count)
     return count

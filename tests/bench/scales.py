@@ -22,6 +22,11 @@ class Scale:
     writer_seconds: int = 10  # each timed phase of the 8 single-row writers
     writer_rounds: int = 3  # with/without capture, interleaved
     lock_check_seconds: int = 60
+    # Issue 15's exports: the large sizes in CSV, CSV+gzip and Parquet, the size sent to S3, and
+    # the rounds of the 100k CSV against `mysql --batch` by turns.
+    large_exports: tuple[int, ...] = (1_000_000,)
+    s3_export_rows: int = 1_000_000
+    interleaved_rounds: int = 6
 
     @property
     def database(self) -> str:
@@ -32,8 +37,10 @@ SCALES = {
     # CI smoke: every phase runs end to end in about three minutes (the late changes wait for the
     # scheduler's 10 s ticks).
     "tiny": Scale("tiny", users=500, days=30, ledger_rows=20_000, load_seconds=3, load_max_requests=5_000,
-                  today_rows=5_000, fold_trials=3, writer_seconds=3, writer_rounds=1, lock_check_seconds=10),
+                  today_rows=5_000, fold_trials=3, writer_seconds=3, writer_rounds=1, lock_check_seconds=10,
+                  large_exports=(10_000,), s3_export_rows=10_000, interleaved_rounds=2),
     "1m": Scale("1m", users=20_000, days=365, ledger_rows=1_000_000),
-    "10m": Scale("10m", users=100_000, days=365, ledger_rows=10_000_000, today_rows=1_000_000),
+    "10m": Scale("10m", users=100_000, days=365, ledger_rows=10_000_000, today_rows=1_000_000,
+                 large_exports=(1_000_000, 10_000_000)),
 }
 DEFAULT_SCALE = "1m"

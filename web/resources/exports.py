@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from functools import partial
+from typing import BinaryIO
 from urllib.parse import urlencode
 
 import falcon
@@ -17,11 +19,14 @@ from core.errors import NotFound, ServiceUnavailable, ValidationError, excerpt
 from core.exports import records, webhooks
 from core.exports.body import status_body
 from core.exports.downloads import DownloadRequest, downloads_of, record_download
-from core.exports.links import NOT_FOUND, Link, check_link, link_of, open_download
-from core.exports.links import Download as OpenedFile
+from core.exports.formats import GZIP, NO_COMPRESSION, content_type
+from core.exports.links import NOT_FOUND, Link, check_download, check_link, link_of
+from core.exports.links import Download as DownloadTarget
 from core.exports.maintenance import delete_expired_files
 from core.exports.status import ExportStatus
+from core.exports.storage import LocalStorage, S3Storage, storage_of
 from core.exports.validation import parse_request
+from core.tables import EXPORT_TYPES
 from web.downloads import CountedBody, Span, client_address, entity_tag, http_date, requested_span
 
 RETRY_AFTER_SECONDS = 2
@@ -30,14 +35,22 @@ _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 LIST_PARAMETERS = ("limit", "cursor")
 QUEUE_DOWN_MESSAGE = "Could not queue the export: the job queue was unreachable; create it again"
 DOWNLOAD_PATH = "/exports"
-CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
-_FILE_NAME = re.compile(r"([0-9A-HJKMNP-TV-Z]{26})\.(csv|json)")
+_FILE_NAME = re.compile(rf"([0-9A-HJKMNP-TV-Z]{{26}})\.({'|'.join(EXPORT_TYPES)})(\.gz)?")
 
 
 def download_url(link: Link) -> str:
-    """`/exports/<export id>.<type>?expires=<unix seconds>&signature=<hex>`"""
+    """`/exports/<export id>.<type>[.gz]?expires=<unix seconds>&signature=<hex>`"""
     query = urlencode({"expires": link.expires, "signature": link.signature})
-    return f"{DOWNLOAD_PATH}/{link.export_id}.{link.export_type}?{query}"
+    return f"{DOWNLOAD_PATH}/{link.file_name}?{query}"
+
+
+def parse_file_name(file_name: str) -> tuple[str, str, str]:
+    """(export id, type, compression) of a download's file name; NotFound for any other name."""
+    match = _FILE_NAME.fullmatch(file_name)
+    if match is None:
+        raise NotFound(NOT_FOUND)
+    export_id, export_type, gz = match.groups()
+    return export_id, export_type, GZIP if gz else NO_COMPRESSION
 
 
 def export_body(record: dict, settings: Settings, notifications: list[dict]) -> dict:
@@ -150,6 +163,8 @@ class Export:
 class Download:
     """A signed link is its own credential (the spec's `curl -O` sends no token).
 
+    With S3 storage the app checks the link and answers 303 with a presigned URL of the object
+    that lives a few minutes (docs/decisions.md), so the file never passes through the app.
     Behind nginx (EXPORT_ACCEL_PREFIX set) the app only checks the link and names the file: nginx
     sends it from its internal location (and answers a Range itself), so a client reading slowly
     holds an nginx connection, not an app thread. Without it the app streams the file itself. HEAD
@@ -170,61 +185,77 @@ class Download:
         self._answer(req, resp, file_name, head=True)
 
     def _answer(self, req, resp, file_name: str, *, head: bool) -> None:
-        export_id, export_type = _parse_file_name(file_name)
+        export_id, export_type, compression = parse_file_name(file_name)
         expires = check_link(self._settings, export_id, req.get_param("expires"), req.get_param("signature"))
         audit = partial(record_download, self._engine, DownloadRequest(
             export_id, client_address(req, self._settings.trusted_proxies), req.user_agent, req.get_header("Range")))
+        storage = storage_of(self._settings)
         try:
             with self._engine.connect() as conn:
-                opened = open_download(conn, self._settings, export_id, export_type, expires)
+                target = check_download(conn, self._settings, export_id, export_type, compression, expires)
+            resp.set_header("Cache-Control", "private, no-store")
+            if isinstance(storage, S3Storage):
+                _redirect_to_object(resp, storage, target)
+                audit(303, None)  # the bytes go from S3, unseen by the app
+                return
+            stream, size = _open_local(storage, target)
         except NotFound:
             audit(404, 0)
             raise
         try:
-            span = _describe(req, resp, opened, export_id)
+            span = _describe(req, resp, export_id, target, size)
         except falcon.HTTPRangeNotSatisfiable:
-            opened.stream.close()
+            stream.close()
             audit(416, 0)
             raise
-        self._send(resp, opened, span, audit, head=head)
+        self._send(resp, target, stream, size, span, audit, head=head)
 
-    def _send(self, resp, opened: OpenedFile, span: Span | None, audit: Callable[[int, int | None], None], *,
-              head: bool) -> None:
+    def _send(self, resp, target: DownloadTarget, stream: BinaryIO, size: int, span: Span | None,
+              audit: Callable[[int, int | None], None], *, head: bool) -> None:
         """Hand the bytes over, and audit what goes: nothing for HEAD; behind nginx, what nginx is
         told to send (the file, or the range it answers itself); else the app's counted stream."""
-        start, length = (span.start, span.length) if span else (0, opened.size)
+        start, length = (span.start, span.length) if span else (0, size)
         status = 206 if span else 200
         if head or self._settings.export_accel_prefix:
-            opened.stream.close()
+            stream.close()
             audit(status, 0 if head else length)
             if not head:
-                resp.set_header("X-Accel-Redirect", f"{self._settings.export_accel_prefix}{opened.file_name}")
+                resp.set_header("X-Accel-Redirect", f"{self._settings.export_accel_prefix}{target.file_name}")
             return
-        resp.set_stream(CountedBody(opened.stream, start, length, lambda sent: audit(status, sent)), length)
+        resp.set_stream(CountedBody(stream, start, length, lambda sent: audit(status, sent)), length)
 
 
-def _parse_file_name(file_name: str) -> tuple[str, str]:
-    match = _FILE_NAME.fullmatch(file_name)
-    if match is None:
+def _redirect_to_object(resp: falcon.Response, storage: S3Storage, target: DownloadTarget) -> None:
+    resp.status = falcon.HTTP_303
+    resp.location = storage.presigned_url(target.file_name, target.attachment_name,
+                                          content_type(target.export_type, target.compression))
+
+
+def _open_local(storage: LocalStorage, target: DownloadTarget) -> tuple[BinaryIO, int]:
+    """The file opened for reading (the body closes it when sent), and its size."""
+    path = storage.path(target.file_name)
+    if path is None:
         raise NotFound(NOT_FOUND)
-    export_id, export_type = match.groups()
-    return export_id, export_type
+    try:
+        stream = open(path, "rb")
+    except FileNotFoundError:  # deleted between the check and now (an expiry, a cancel)
+        raise NotFound(NOT_FOUND) from None
+    return stream, os.fstat(stream.fileno()).st_size
 
 
-def _describe(req, resp, opened: OpenedFile, export_id: str) -> Span | None:
+def _describe(req, resp, export_id: str, target: DownloadTarget, size: int) -> Span | None:
     """The headers of a download, and the byte range it answers (None: the whole file; raises
     HTTPRangeNotSatisfiable for a range past the end)."""
-    etag, modified = entity_tag(export_id, opened.size), http_date(opened.modified)
+    etag, modified = entity_tag(export_id, size), http_date(target.modified)
     # First: a 416 is an error in the API's JSON shape, without the file's headers.
-    span = requested_span(req.get_header("Range"), req.get_header("If-Range"), (etag, modified), opened.size)
-    resp.content_type = CONTENT_TYPES[opened.export_type]
-    resp.downloadable_as = opened.attachment_name
-    resp.set_header("Cache-Control", "private, no-store")
+    span = requested_span(req.get_header("Range"), req.get_header("If-Range"), (etag, modified), size)
+    resp.content_type = content_type(target.export_type, target.compression)
+    resp.downloadable_as = target.attachment_name
     resp.set_header("Accept-Ranges", "bytes")
     resp.set_header("ETag", etag)
     resp.set_header("Last-Modified", modified)
     if span is not None:
         resp.status = falcon.HTTP_206
         resp.set_header("Content-Range", span.content_range)
-    resp.content_length = span.length if span else opened.size
+    resp.content_length = span.length if span else size
     return span
