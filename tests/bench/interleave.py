@@ -1,0 +1,69 @@
+"""Comparisons that can be steered by: A and B measured alternately on the same warm server.
+
+The same figure moved more between runs than the changes it was to judge (the 30-day overview
+against GET /healthz read 0.16 to 0.59 in four runs): whatever else the machine does shifts both
+sides when they are measured at once, and one side alone when they are measured minutes apart.
+Measured A/B/A/B, each round gives a ratio of two measurements made seconds apart; the median
+of at least five is the figure, and its min–max says whether the rounds agree well enough to
+call a target met or missed.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+
+MIN_ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A ÷ B per round, in the order measured."""
+
+    ratios: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.ratios)
+
+    @property
+    def low(self) -> float:
+        return min(self.ratios)
+
+    @property
+    def high(self) -> float:
+        return max(self.ratios)
+
+    def verdict(self, *, at_least: float | None = None, at_most: float | None = None) -> str:
+        """`met` when every round meets the target, `missed` when none does, else the spread is
+        too wide to call (the median alone would call it either way from one run to the next)."""
+        def meets(ratio: float) -> bool:
+            return (at_least is None or ratio >= at_least) and (at_most is None or ratio <= at_most)
+
+        hits = [meets(ratio) for ratio in self.ratios]
+        if all(hits):
+            return "met"
+        if not any(hits):
+            return "missed"
+        return "spread too wide to call"
+
+    def text(self) -> str:
+        return f"{self.median:.2f}× (min {self.low:.2f}, max {self.high:.2f}, {len(self.ratios)} rounds A/B)"
+
+
+def interleaved(measure_a: Callable[[], float], measure_b: Callable[[], float], *, rounds: int = MIN_ROUNDS,
+                warmup: bool = True) -> Comparison:
+    """Measure A, then B, `rounds` times (after one unrecorded round of each when `warmup`);
+    each measurement returns one number of the same unit, and the ratio is A ÷ B."""
+    if rounds < MIN_ROUNDS:
+        raise ValueError(f"at least {MIN_ROUNDS} rounds are needed to see the spread, not {rounds}")
+    if warmup:
+        measure_a()
+        measure_b()
+    ratios = []
+    for _ in range(rounds):
+        a = measure_a()
+        b = measure_b()
+        ratios.append(a / b)
+    return Comparison(tuple(ratios))
