@@ -57,6 +57,7 @@ def combined_version(versions: Iterable[str]) -> str:
 days = VersionedCache(max_entries=3_000)
 # Per-user sums of a stored day: ~0.5 MB at 27,000 users a day; the edge days of a few ranges fit.
 day_user_sums = VersionedCache(max_entries=64)
-# Per-user sums over the stored part of a range (months and days), 24 bytes a user with
-# activity in it: 24 MB for a year at a million users. A few ranges at once (7, 30, 365 days).
-stored_totals = VersionedCache(max_entries=4)
+# Per-user sums over the stored part of a range (months and days), and over its whole months
+# but the last: 24 bytes a user with activity in them, 24 MB for a year at a million users. A
+# few ranges at once (7, 30, 365 days).
+stored_totals = VersionedCache(max_entries=6)

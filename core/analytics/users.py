@@ -77,19 +77,34 @@ def _day(conn: Connection, day: date, version: str) -> UserSums:
 
 
 def _stored_totals(conn: Connection, plan: _Plan, versions: dict[date, str]) -> UserSums:
-    """Each user's sums over the plan's stored months and days, kept under their versions."""
-    month_versions = [combined_version(v for day, v in sorted(versions.items()) if month <= day <= month_end(month))
-                      for month in plan.whole_months]
-    day_versions = [versions[day] for day in (*plan.added_days, *plan.subtracted_days)]
-    cache_key = (database_key(conn), tuple(plan.whole_months), tuple(plan.added_days), tuple(plan.subtracted_days))
-    version = combined_version([*month_versions, *day_versions])
+    """Each user's sums over the plan's stored months and days, kept under their versions.
+
+    The sum of the whole months but the last is kept on its own too: an ETL run usually stores
+    days of the newest month only, so the first request after it reads one month, not a year."""
+    def month_version(month: date) -> str:
+        return combined_version(v for day, v in sorted(versions.items()) if month <= day <= month_end(month))
+
+    database = database_key(conn)
+    older, newest = plan.whole_months[:-1], plan.whole_months[-1:]
+    older_key = (database, tuple(older), (), ())
+    older_version = combined_version(month_version(month) for month in older)
+    cache_key = (database, tuple(plan.whole_months), tuple(plan.added_days), tuple(plan.subtracted_days))
+    version = combined_version([older_version, *(month_version(month) for month in newest),
+                                *(versions[day] for day in (*plan.added_days, *plan.subtracted_days))])
     totals = stored_totals.get(cache_key, version)
-    if totals is None:
-        parts = [(partial(user_months.read, conn, month), 1) for month in plan.whole_months]
-        parts += [(partial(_day, conn, day, versions[day]), 1) for day in plan.added_days]
-        parts += [(partial(_day, conn, day, versions[day]), -1) for day in plan.subtracted_days]
-        totals = _signed_sum(parts)
-        stored_totals.put(cache_key, version, totals)
+    if totals is not None:
+        return totals
+    older_totals = stored_totals.get(older_key, older_version)
+    if older_totals is None:
+        older_totals = _signed_sum([(partial(user_months.read, conn, month), 1) for month in older])
+        if len(older) > 1:
+            stored_totals.put(older_key, older_version, older_totals)
+    parts = [(lambda: older_totals, 1)]
+    parts += [(partial(user_months.read, conn, month), 1) for month in newest]
+    parts += [(partial(_day, conn, day, versions[day]), 1) for day in plan.added_days]
+    parts += [(partial(_day, conn, day, versions[day]), -1) for day in plan.subtracted_days]
+    totals = _signed_sum(parts)
+    stored_totals.put(cache_key, version, totals)
     return totals
 
 
