@@ -340,11 +340,11 @@ def main(argv: list[str] | None = None) -> int:
         if "day-rows" in axes:
             log(f"day-rows axis at {args.day_scale}")
             growth.at_scale(SCALES[args.day_scale], growth.day_rows_axis)
-    finally:
+    finally:  # what was measured is written even when a later axis fails
         growth.server.dispose()
-    written = growth.write(args.out, f"{date.today().isoformat()}-growth")
-    print(growth.markdown(written[0].stem))
-    log("wrote " + ", ".join(str(path) for path in written))
+        written = growth.write(args.out, f"{date.today().isoformat()}-growth")
+        print(growth.markdown(written[0].stem))
+        log("wrote " + ", ".join(str(path) for path in written))
     return 0
 
 
