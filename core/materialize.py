@@ -44,11 +44,11 @@ def materialize_day(engine: Engine, day: date, tz: ZoneInfo, *, covered_until: d
     least the changes read before it, and a change committed meanwhile keeps its row (only the
     ids read are deleted), so the day is dirty again and folded in once more, never lost."""
     with without_gap_locks(engine).begin() as conn:
-        if folded is None:
-            folded = changes.of_day(conn, day, tz)
+        read_runs = changes.id_runs_of_day(conn, day, tz) if folded is None else []
         aggregates = compute_day(conn, day, tz, covered_until)
         store_day(conn, aggregates)
-        changes.delete(conn, folded)
+        changes.delete_id_runs(conn, read_runs)
+        changes.delete(conn, folded or [])
     return aggregates
 
 
