@@ -81,8 +81,10 @@ def _stored_totals(conn: Connection, plan: _Plan, versions: dict[date, str]) -> 
 
     The sum of the whole months but the last is kept on its own too: an ETL run usually stores
     days of the newest month only, so the first request after it reads one month, not a year."""
+    in_date_order = sorted(versions.items())
+
     def month_version(month: date) -> str:
-        return combined_version(v for day, v in sorted(versions.items()) if month <= day <= month_end(month))
+        return combined_version(v for day, v in in_date_order if month <= day <= month_end(month))
 
     database = database_key(conn)
     older, newest = plan.whole_months[:-1], plan.whole_months[-1:]
