@@ -38,3 +38,11 @@ def test_a_target_is_called_only_when_every_round_agrees(ratios, verdict):
 def test_an_upper_bound_is_called_the_same_way():
     assert Comparison((1.2, 1.4, 1.3, 1.1, 1.45)).verdict(at_most=1.5) == "met"
     assert Comparison((1.2, 1.6, 1.3, 1.1, 1.45)).verdict(at_most=1.5) == "spread too wide to call"
+
+
+def test_a_report_row_carries_the_comparisons_verdict_not_the_medians():
+    from tests.bench.interleave import comparison_row
+
+    row = comparison_row("load", "overview ÷ /healthz", Comparison((0.2, 0.6, 0.45, 0.7, 0.4)), at_least=0.5)
+    assert (row.ours.value, row.verdict) == (0.45, "spread too wide to call")
+    assert "min 0.20, max 0.70, 5 rounds" in row.note

@@ -42,8 +42,7 @@ from core.materialize import materialize_day
 from tests.bench import dataset as ds
 from tests.bench.client import ApiClient, time_get
 from tests.bench.exports import peak_rss_mb
-from tests.bench.interleave import Comparison, interleaved
-from tests.bench.load import run_load
+from tests.bench.interleave import Comparison, interleaved, throughput_vs
 from tests.bench.routes import OVERVIEW, ROUTES
 from tests.bench.scales import SCALES, Scale
 from tests.bench.server import exclusive_run, wait_until_quiet
@@ -56,7 +55,6 @@ DAY_ROWS = (27_000, 1_000_000)
 TOP_USERS = next(route for route in ROUTES if route.name == "users/top spend")
 REPORT_TIMEZONE = "Asia/Kolkata"
 OUT_DIR = PROJECT_ROOT / "var" / "bench" / "growth"
-LOAD_SECONDS = 3
 
 
 def log(message: str) -> None:
@@ -178,14 +176,7 @@ class Growth:
     def compare_load(self, stack: AppStack, token: str) -> None:
         first = self.yesterday - timedelta(days=29)
         overview = f"{OVERVIEW.path}?from={first.isoformat()}&to={self.yesterday.isoformat()}"
-
-        def throughput(path: str) -> float:
-            result = run_load(stack.port, path, token, seconds=LOAD_SECONDS, max_requests=50_000)
-            if result.non_2xx or result.socket_errors:
-                raise RuntimeError(f"{path}: {result.non_2xx} non-2xx, {result.socket_errors} socket errors under load")
-            return result.requests_per_second
-
-        comparison = interleaved(lambda: throughput(overview), lambda: throughput("/healthz"))
+        comparison = throughput_vs(stack.port, token, overview)
         self.called.append(Called("overview, 30 days, under load ÷ GET /healthz (req/s)", comparison, "≥ 0.5×",
                                   comparison.verdict(at_least=0.5)))
         log(f"  {self.called[-1].figure}: {comparison.text()}")

@@ -14,7 +14,11 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tests.bench.load import run_load
+from tests.bench.report import Measure, Row, Target
+
 MIN_ROUNDS = 5
+LOAD_SECONDS = 3  # each side of a round of throughput
 
 
 @dataclass(frozen=True)
@@ -67,3 +71,22 @@ def interleaved(measure_a: Callable[[], float], measure_b: Callable[[], float], 
         b = measure_b()
         ratios.append(a / b)
     return Comparison(tuple(ratios))
+
+
+def throughput_vs(port: int, token: str, path: str, ceiling_path: str = "/healthz") -> Comparison:
+    """`path`'s throughput under load ÷ `ceiling_path`'s, each side LOAD_SECONDS a round."""
+    def throughput(target: str) -> float:
+        result = run_load(port, target, token, seconds=LOAD_SECONDS, max_requests=50_000)
+        if result.non_2xx or result.socket_errors:
+            raise RuntimeError(f"{target}: {result.non_2xx} non-2xx, {result.socket_errors} socket errors under load")
+        return result.requests_per_second
+
+    return interleaved(lambda: throughput(path), lambda: throughput(ceiling_path))
+
+
+def comparison_row(section: str, figure: str, comparison: Comparison, *, at_least: float | None = None,
+                   at_most: float | None = None) -> Row:
+    """A report row whose figure is the median ratio and whose verdict is the comparison's."""
+    return Row(section, figure, Measure(round(comparison.median, 2), "×"),
+               target=Target(at_least=at_least, at_most=at_most, unit="×"), note=comparison.text(),
+               called=comparison.verdict(at_least=at_least, at_most=at_most))

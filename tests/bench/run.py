@@ -39,6 +39,7 @@ from tests.bench.exports import (
     time_mysql_batch,
 )
 from tests.bench.freshness import fold_in_now, fold_log, measure_fold_lag, measure_today
+from tests.bench.interleave import comparison_row, throughput_vs
 from tests.bench.load import run_load
 from tests.bench.report import Measure, Report, Row, Target
 from tests.bench.routes import OVERVIEW, RANGE_DAYS, ROUTES
@@ -266,6 +267,9 @@ class Benchmark:
         ceiling_latency = Row(section, "GET /healthz: p95 latency under load", None)
         self.load_rows(stack, token, "/healthz", ceiling_throughput, ceiling_latency)
         report.rows += [throughput, latency, ceiling_throughput, ceiling_latency]
+        if status == 200:  # the figures above moved more between runs than any change: compared interleaved
+            report.add(comparison_row(section, f"overview, {LOAD_RANGE_DAYS} days ÷ GET /healthz, interleaved",
+                                      throughput_vs(stack.port, token, overview), at_least=0.5))
 
     def load_rows(self, stack: AppStack, token: str, path: str, throughput: Row, latency: Row) -> None:
         result = run_load(stack.port, path, token, seconds=self.scale.load_seconds,
