@@ -42,12 +42,11 @@ from core.materialize import materialize_day
 from tests.bench import dataset as ds
 from tests.bench.client import ApiClient, time_get
 from tests.bench.exports import peak_rss_mb
-from tests.bench.interleave import Comparison, interleaved, throughput_vs
+from tests.bench.interleave import Comparison, sql_vs_route, throughput_vs
 from tests.bench.routes import OVERVIEW, ROUTES
 from tests.bench.scales import SCALES, Scale
 from tests.bench.server import exclusive_run, wait_until_quiet
 from tests.bench.services import PROJECT_ROOT, AppStack, redis_lease, run_cli
-from tests.bench.stats import repeat_timed
 
 AXES = ("range", "rows", "users", "day-rows")
 RANGES = (1, 7, 30, 90, 365)
@@ -157,12 +156,7 @@ class Growth:
                 for route in (OVERVIEW, TOP_USERS):
                     params = self.params(route, 30)
                     sql_params = self.sql_params(date.fromisoformat(params["from"]), self.yesterday)
-                    statement = sa.text(route.baseline_sql)
-                    comparison = interleaved(
-                        lambda s=statement, p=sql_params: repeat_timed(
-                            lambda: conn.execute(s, p).fetchall(), at_least=1, at_most=1, budget_seconds=0).median_ms,
-                        lambda r=route, p=params: time_get(client, r.path, p, warmup=0, requests=5).median_ms,
-                    )
+                    comparison = sql_vs_route(conn, route.baseline_sql, sql_params, client, route.path, params)
                     self.called.append(Called(f"{route.name}, 30 days: plain SQL ÷ ours (speed-up)", comparison,
                                               "≥ 20×", comparison.verdict(at_least=20)))
                     log(f"  {self.called[-1].figure}: {comparison.text()}")

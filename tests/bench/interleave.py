@@ -11,14 +11,20 @@ call a target met or missed.
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tests.bench.client import ApiClient, time_get
 from tests.bench.load import run_load
 from tests.bench.report import Measure, Row, Target
 
 MIN_ROUNDS = 5
 LOAD_SECONDS = 3  # each side of a round of throughput
+ROUTE_REQUESTS = 5  # the route's side of a round: their median
 
 
 @dataclass(frozen=True)
@@ -90,3 +96,17 @@ def comparison_row(section: str, figure: str, comparison: Comparison, *, at_leas
     return Row(section, figure, Measure(round(comparison.median, 2), "×"),
                target=Target(at_least=at_least, at_most=at_most, unit="×"), note=comparison.text(),
                called=comparison.verdict(at_least=at_least, at_most=at_most))
+
+
+def sql_vs_route(conn: Connection, sql: str, sql_params: dict, client: ApiClient, path: str,
+                 params: dict) -> Comparison:
+    """The plain SQL's time ÷ the route's (a speed-up): one execution of the SQL against the
+    median of ROUTE_REQUESTS requests, a round."""
+    statement = sa.text(sql)
+
+    def sql_ms() -> float:
+        started = time.perf_counter()
+        conn.execute(statement, sql_params).fetchall()
+        return (time.perf_counter() - started) * 1000
+
+    return interleaved(sql_ms, lambda: time_get(client, path, params, warmup=0, requests=ROUTE_REQUESTS).median_ms)
