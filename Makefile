@@ -35,9 +35,14 @@ vendor:
 screenshots: $(BIN)/.installed
 	$(BIN)/python scripts/screenshots.py docs/screenshots
 
-# MariaDB and Redis as for `make test`; see docs/benchmark.md. SCALE: tiny, 1m, 10m.
+# MariaDB and Redis as for `make test`; see docs/benchmark.md. SCALE: tiny, 1m, 10m, users100k, users1m;
+# growth: the growth curves of issue 18 (tests/bench/growth.py; BENCH_ARGS="--axis range" for one).
 bench: $(BIN)/.installed
+ifeq ($(SCALE),growth)
+	$(BIN)/python -m tests.bench.growth $(BENCH_ARGS)
+else
 	$(BIN)/python -m tests.bench.run --scale $(SCALE) $(BENCH_ARGS)
+endif
 
 # Slow clients against nginx + gunicorn and gunicorn alone, on loopback, about five minutes;
 # MariaDB and Redis as for `make test`. Figures: docs/benchmarks/<date>-soak.md.

@@ -7,8 +7,8 @@ readers then answer the whole day from the base tables, and the next fold-in mat
 again. A change outside every stored part (today's part not yet covered, a day never
 materialized, a future day) is answered from the base tables anyway; the fold-in just drops it.
 
-Rows are only ever deleted by exact id, once the day they mark has been materialized from a
-snapshot taken after they were read: a change committed meanwhile keeps its row, so nothing is
+Rows are only ever deleted by exact id (or by a run of consecutive ids that were all read), once
+the day they mark has been materialized from a snapshot taken after they were read: a change committed meanwhile keeps its row, so nothing is
 lost. Deleting by id takes record locks only, never the gap that writers append to.
 """
 
@@ -29,6 +29,7 @@ from core.tables import analytics_changes
 
 EPOCH = datetime(1970, 1, 1)
 DELETE_CHUNK = 5_000
+DELETE_RUNS_CHUNK = 500
 _changes = analytics_changes.c
 
 
@@ -94,10 +95,25 @@ def by_day(changes: Iterable[Change], tz: ZoneInfo) -> dict[date, list[Change]]:
     return days
 
 
-def of_day(conn: Connection, day: date, tz: ZoneInfo) -> list[Change]:
+def id_runs_of_day(conn: Connection, day: date, tz: ZoneInfo) -> list[tuple[int, int]]:
+    """The ids of the day's pending changes as runs of consecutive ids, (first, last) each.
+
+    A day loaded in bulk is a million changes, but a few runs: reading them as rows took most of
+    the day's materialization (10 of 18 s at a million rows), deleting them by id lists 6 more.
+    Every id of a run was read, and ids are never reused, so deleting the run deletes exactly
+    the changes read (an id taken by a transaction not committed yet breaks the run)."""
     start, end = day_minutes(day, day, tz)
-    return [Change(id, minute) for id, minute in conn.execute(
-        sa.select(_changes.id, _changes.minute).where(_changes.minute >= start, _changes.minute < end))]
+    numbered = sa.select(_changes.id, (_changes.id - sa.func.row_number().over(order_by=_changes.id)).label("run")) \
+        .where(_changes.minute >= start, _changes.minute < end).subquery()
+    return [(int(first), int(last)) for first, last in conn.execute(
+        sa.select(sa.func.min(numbered.c.id), sa.func.max(numbered.c.id))
+        .group_by(numbered.c.run).order_by(sa.func.min(numbered.c.id)))]
+
+
+def delete_id_runs(conn: Connection, runs: list[tuple[int, int]]) -> None:
+    for start in range(0, len(runs), DELETE_RUNS_CHUNK):
+        conn.execute(analytics_changes.delete().where(
+            sa.or_(*(_changes.id.between(first, last) for first, last in runs[start:start + DELETE_RUNS_CHUNK]))))
 
 
 def delete(conn: Connection, changes: Iterable[Change]) -> None:

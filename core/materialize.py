@@ -1,7 +1,7 @@
 """Write one local day's aggregates, all or nothing.
 
 Everything a day owns (its analytics_token_daily row, breakdown, user sums, purchases, referrals
-and its share of the monthly per-user sums) is replaced in one transaction, together with the
+and its share of the monthly per-user sums, rows and packed) is replaced in one transaction, together with the
 deletion of the captured changes it folds in (core.changes), so a crash leaves the day and its
 pending changes exactly as they were, and a re-run gives exactly the same rows. A day whose
 figures came out as stored already is not rewritten (its created_at and updated_at stay); a
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from core import changes
+from core import changes, user_months
 from core.aggregates import DayAggregates, composition, compute_day
 from core.dates import month_start, next_month, utc_now
 from core.dialect import insert_from_select_adding, insert_numbers, upsert, without_gap_locks
@@ -44,11 +44,11 @@ def materialize_day(engine: Engine, day: date, tz: ZoneInfo, *, covered_until: d
     least the changes read before it, and a change committed meanwhile keeps its row (only the
     ids read are deleted), so the day is dirty again and folded in once more, never lost."""
     with without_gap_locks(engine).begin() as conn:
-        if folded is None:
-            folded = changes.of_day(conn, day, tz)
+        read_runs = changes.id_runs_of_day(conn, day, tz) if folded is None else []
         aggregates = compute_day(conn, day, tz, covered_until)
         store_day(conn, aggregates)
-        changes.delete(conn, folded)
+        changes.delete_id_runs(conn, read_runs)
+        changes.delete(conn, folded or [])
     return aggregates
 
 
@@ -126,6 +126,9 @@ def _replace_user_sums(conn: Connection, aggregates: DayAggregates) -> None:
     """Swap the day's per-user sums, taking the old ones out of the month and adding the new."""
     day, month = aggregates.day, month_start(aggregates.day)
     daily, monthly = analytics_user_daily.c, analytics_user_monthly.c
+    old_day = user_months.UserSums.of_rows(conn.execute(
+        sa.select(daily.user_id, daily.credited, daily.debited).where(daily.date == day)))
+    user_months.replace_day(conn, month, old_day, user_months.UserSums.of_dict(aggregates.user_sums))
     conn.execute(
         analytics_user_monthly.update()
         .where(monthly.month == month, monthly.user_id == daily.user_id, daily.date == day)
@@ -164,6 +167,7 @@ def rebuild_month(engine: Engine, month: date) -> None:
             .group_by(daily.user_id)
             .having(sa.or_(sa.func.sum(daily.credited) > 0, sa.func.sum(daily.debited) > 0)),
         ))
+        user_months.rebuild(conn, month)
 
 
 def forget_versions(engine: Engine, days: Iterable[date]) -> None:
@@ -180,3 +184,4 @@ def forget_stored_days(engine: Engine) -> None:
         for table in (analytics_token_daily, analytics_daily_breakdown, analytics_daily_users, analytics_user_daily,
                       analytics_user_monthly, analytics_daily_purchases, analytics_daily_referrals):
             conn.execute(table.delete())
+        user_months.delete_all(conn)

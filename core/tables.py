@@ -339,3 +339,12 @@ analytics_etl_runs = sa.Table(
     sa.Column("queued_at", UTC_DATETIME, nullable=True),
     sa.Index("idx_etl_runs_started_at", "started_at"),
 )
+
+# A month's rows of analytics_user_monthly in one value (core.user_months): what top users read,
+# a few round trips instead of a row per user (a million rows a month at a million users).
+analytics_user_months_packed = sa.Table(
+    "analytics_user_months_packed",
+    metadata,
+    sa.Column("month", sa.Date, primary_key=True),
+    sa.Column("sums", BITMAP, nullable=False),
+)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from pyroaring import BitMap
 from sqlalchemy.engine import Connection, Engine
 
-from core import changes
+from core import changes, user_months
 from core.aggregates import DayAggregates, PurchaseTotals, ReferralTotals, Volume, compute_day, money
 from core.config import Settings
 from core.dates import month_start, next_month
@@ -144,7 +144,8 @@ def _compare(stored: DayAggregates, actual: DayAggregates) -> list[str]:
 
 
 def _months_that_differ(conn: Connection, stored_days: list[date]) -> list[str]:
-    """Months whose analytics_user_monthly rows are not the sum of their days' rows."""
+    """Months whose analytics_user_monthly rows (or their packed value) are not the sum of their
+    days' rows."""
     months = sorted({month_start(day) for day in stored_days})
     d, m = analytics_user_daily.c, analytics_user_monthly.c
     wrong = []
@@ -157,7 +158,9 @@ def _months_that_differ(conn: Connection, stored_days: list[date]) -> list[str]:
             summed[user_id][1] += int(debited)
         monthly = {user_id: [int(credited), int(debited)] for user_id, credited, debited in conn.execute(
             sa.select(m.user_id, m.credited, m.debited).where(m.month == month))}
-        if {user: sums for user, sums in summed.items() if sums != [0, 0]} != monthly:
+        packed = user_months.read(conn, month)
+        packed_rows = {int(u): [int(c), int(d)] for u, c, d in zip(packed.user_ids, packed.credited, packed.debited)}
+        if not {user: sums for user, sums in summed.items() if sums != [0, 0]} == monthly == packed_rows:
             wrong.append(month.strftime("%Y-%m"))
     return wrong
 

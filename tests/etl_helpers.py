@@ -18,6 +18,7 @@ from core.tables import (
     analytics_token_daily,
     analytics_user_daily,
     analytics_user_monthly,
+    analytics_user_months_packed,
 )
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
@@ -25,7 +26,7 @@ KOLKATA = ZoneInfo("Asia/Kolkata")
 NOW = datetime(2025, 11, 10, 6, 0)
 DAY_TABLES = (
     analytics_token_daily, analytics_daily_breakdown, analytics_daily_users, analytics_user_daily,
-    analytics_user_monthly, analytics_daily_purchases, analytics_daily_referrals,
+    analytics_user_monthly, analytics_user_months_packed, analytics_daily_purchases, analytics_daily_referrals,
 )
 WRITE_TIMES = {"created_at", "updated_at"}
 

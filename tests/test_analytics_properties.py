@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core import analytics
+from core.dates import day_bounds
 from core.materialize import materialize_day
 from core.tables import metadata, purchases, referrals, wallet_ledger
 from tests.analytics_reference import (
@@ -141,3 +142,32 @@ def test_purchases_and_promotions_equal_plain_python(db, world, campaign_id):
         assert analytics.purchase_analytics(conn, world.first, world.last, KOLKATA) == expected_purchases(world, world.first, world.last)
         assert analytics.promotion_analytics(conn, world.first, world.last, KOLKATA, campaign_id=campaign_id) == \
             expected_promotions(world, world.first, world.last, campaign_id)
+
+
+def _top_users_by_group_by(conn, first: date, last: date, metric: str, limit: int) -> list[tuple[int, int]]:
+    """Top users as one plain GROUP BY over the ledger (what the spec's real-time view would do)."""
+    value = {"spend": "debited", "earn": "credited", "net": "credited - debited"}[metric]
+    listed = {"spend": "debited", "earn": "credited", "net": "credited + debited"}[metric]
+    start, end = day_bounds(first, last, KOLKATA)
+    rows = conn.execute(sa.text(
+        f"SELECT user_id, {value} AS value FROM ("
+        "  SELECT l.user_id AS user_id,"
+        "         SUM(CASE WHEN l.direction = 'credit' THEN l.amount ELSE 0 END) AS credited,"
+        "         SUM(CASE WHEN l.direction = 'debit' THEN l.amount ELSE 0 END) AS debited"
+        "  FROM wallet_ledger l JOIN users u ON u.id = l.user_id"
+        "  WHERE l.occurred_at >= :start AND l.occurred_at < :end GROUP BY l.user_id"
+        f") sums WHERE {listed} > 0 ORDER BY value DESC, user_id LIMIT :limit"
+    ), {"start": start, "end": end, "limit": limit})
+    return [(int(user_id), int(value)) for user_id, value in rows]
+
+
+@PROPERTY_SETTINGS
+@given(world=worlds(), limit=st.integers(1, len(USER_IDS) + 1))
+def test_top_users_equal_a_plain_sql_group_by(db, world, limit):
+    """The packed months, stored days and the ledger's share, added up in numpy, rank as SQL does."""
+    _load(db, world)
+    with db.connect() as conn:
+        for metric in ("spend", "earn", "net"):
+            answer = analytics.top_users(conn, world.first, world.last, KOLKATA, metric=metric, limit=limit)
+            assert [(item["user_id"], item[metric]) for item in answer["items"]] == \
+                _top_users_by_group_by(conn, world.first, world.last, metric, limit)

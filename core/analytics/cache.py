@@ -1,5 +1,5 @@
 """What the analytics keep in the process between requests: the days' rows with deserialized
-bitmaps, and per-user sums of materialized days and months.
+bitmaps, per-user sums of materialized days, and of the stored part of a range.
 
 A long range reads hundreds of per-day user bitmaps (about 16 KB each at 100k users) and, for top
 users, hundreds of thousands of per-user sums; reading them from the database on every request
@@ -55,5 +55,9 @@ def combined_version(versions: Iterable[str]) -> str:
 # A day's rows of one table that carries bitmaps (users, breakdown, purchases, referrals): four
 # tables of a 366-day range are under 1,500 entries; at 100k users a day's are up to ~300 KB.
 days = VersionedCache(max_entries=3_000)
-# Per-user sums: a month is ~1 MB at 100k users; a year of months and the edge days of a range fit.
-user_sums = VersionedCache(max_entries=96)
+# Per-user sums of a stored day: ~0.5 MB at 27,000 users a day; the edge days of a few ranges fit.
+day_user_sums = VersionedCache(max_entries=64)
+# Per-user sums over the stored part of a range (months and days), and over its whole months
+# but the last: 24 bytes a user with activity in them, 24 MB for a year at a million users. A
+# few ranges at once (7, 30, 365 days).
+stored_totals = VersionedCache(max_entries=6)

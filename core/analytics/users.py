@@ -1,38 +1,39 @@
 """Top users by spend, earn or net over a range.
 
 Per-user sums are added up from:
-- analytics_user_monthly for a month when that is cheaper than its days (a monthly row is the
+- a month's packed sums (core.user_months) when that is cheaper than its days (they are the
   sum of the month's materialized days), minus analytics_user_daily rows of the month's
   materialized days outside the range (usually none: a range ending today, or a whole month);
 - analytics_user_daily for the materialized days of the other months;
 - the ledger for every day of the range that is not materialized.
 
-Ranking a year means adding up hundreds of thousands of per-user rows: a GROUP BY over them
-took most of a second at 100k users. Here the monthly and daily sums are kept in the process
-under their versions (core.analytics.cache), added up with numpy and ranked there; only the
-ledger's share (today, unprocessed days) and the winners' names are read on every request.
+Ranking a year means adding up per-user sums of every month: hundreds of thousands of rows at
+100k users, millions at a million, too many to fetch as rows (a GROUP BY over them took most of
+a second at 100k users). A month is read as one packed value instead, the parts are added up
+with numpy one at a time, and the sum over the stored part of the range is kept in the process
+under the versions of what it was made of (core.analytics.cache); only the ledger's share
+(today, unprocessed days) and the winners' names are read on every request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from core import user_months
 from core.aggregates import ledger_sums
-from core.analytics.cache import combined_version, database_key, user_sums
+from core.analytics.cache import combined_version, database_key, day_user_sums, stored_totals
 from core.analytics.days import read_range
 from core.dates import month_end, month_start, next_month
-from core.tables import (
-    analytics_user_daily,
-    analytics_user_monthly,
-    users,
-    wallet_ledger,
-)
+from core.tables import analytics_user_daily, users, wallet_ledger
+from core.user_months import EMPTY, UserSums
 
 METRICS = ("spend", "earn", "net")
 DEFAULT_LIMIT = 20
@@ -65,82 +66,79 @@ def _plan(first: date, last: date, stored: frozenset[date], dirty: frozenset[dat
     return plan
 
 
-@dataclass(frozen=True)
-class _Sums:
-    """Per-user sums, one entry per user."""
-
-    user_ids: np.ndarray
-    credited: np.ndarray
-    debited: np.ndarray
-
-    @classmethod
-    def of_rows(cls, rows) -> _Sums:
-        table = np.array([tuple(row) for row in rows], dtype=np.int64).reshape(-1, 3)
-        return cls(table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy())
-
-
-def _stored(conn: Connection, kind: str, key: date, version: str, query: sa.Select) -> _Sums:
-    cache_key = (database_key(conn), kind, key)
-    sums = user_sums.get(cache_key, version)
+def _day(conn: Connection, day: date, version: str) -> UserSums:
+    cache_key = (database_key(conn), day)
+    sums = day_user_sums.get(cache_key, version)
     if sums is None:
-        sums = _Sums.of_rows(conn.execute(query))
-        user_sums.put(cache_key, version, sums)
+        d = analytics_user_daily.c
+        sums = UserSums.of_rows(conn.execute(sa.select(d.user_id, d.credited, d.debited).where(d.date == day)))
+        day_user_sums.put(cache_key, version, sums)
     return sums
 
 
-def _month(conn: Connection, month: date, versions: dict[date, str]) -> _Sums:
-    m = analytics_user_monthly.c
-    version = combined_version(v for day, v in versions.items() if month <= day <= month_end(month))
-    return _stored(conn, "month", month, version,
-                   sa.select(m.user_id, m.credited, m.debited).where(m.month == month))
+def _stored_totals(conn: Connection, plan: _Plan, versions: dict[date, str]) -> UserSums:
+    """Each user's sums over the plan's stored months and days, kept under their versions.
+
+    The sum of the whole months but the last is kept on its own too: an ETL run usually stores
+    days of the newest month only, so the first request after it reads one month, not a year."""
+    in_date_order = sorted(versions.items())
+
+    def month_version(month: date) -> str:
+        return combined_version(v for day, v in in_date_order if month <= day <= month_end(month))
+
+    database = database_key(conn)
+    older, newest = plan.whole_months[:-1], plan.whole_months[-1:]
+    older_key = (database, tuple(older), (), ())
+    older_version = combined_version(month_version(month) for month in older)
+    cache_key = (database, tuple(plan.whole_months), tuple(plan.added_days), tuple(plan.subtracted_days))
+    version = combined_version([older_version, *(month_version(month) for month in newest),
+                                *(versions[day] for day in (*plan.added_days, *plan.subtracted_days))])
+    totals = stored_totals.get(cache_key, version)
+    if totals is not None:
+        return totals
+    older_totals = stored_totals.get(older_key, older_version)
+    if older_totals is None:
+        older_totals = _signed_sum([(partial(user_months.read, conn, month), 1) for month in older])
+        if len(older) > 1:
+            stored_totals.put(older_key, older_version, older_totals)
+    parts = [(lambda: older_totals, 1)]
+    parts += [(partial(user_months.read, conn, month), 1) for month in newest]
+    parts += [(partial(_day, conn, day, versions[day]), 1) for day in plan.added_days]
+    parts += [(partial(_day, conn, day, versions[day]), -1) for day in plan.subtracted_days]
+    totals = _signed_sum(parts)
+    stored_totals.put(cache_key, version, totals)
+    return totals
 
 
-def _day(conn: Connection, day: date, version: str) -> _Sums:
-    d = analytics_user_daily.c
-    return _stored(conn, "day", day, version, sa.select(d.user_id, d.credited, d.debited).where(d.date == day))
+def _signed_sum(parts: list[tuple[Callable[[], UserSums], int]]) -> UserSums:
+    """The parts' signed sum, reading one part at a time so only it and the running sum are in
+    memory (a month is up to 24 MB at a million users). Ids index dense arrays while they are
+    compact enough (the usual case: ids count up); the others are merged by sorting."""
+    credited = np.zeros(0, dtype=np.int64)
+    debited = np.zeros(0, dtype=np.int64)
+    entries = 0
+    outliers = EMPTY
+    for read_part, sign in parts:
+        sums = read_part()
+        entries += len(sums.user_ids)
+        wanted = int(sums.user_ids[sums.user_ids <= 4 * entries + 1_000_000].max(initial=-1)) + 1
+        if wanted > len(credited):
+            credited = np.concatenate([credited, np.zeros(wanted - len(credited), dtype=np.int64)])
+            debited = np.concatenate([debited, np.zeros(wanted - len(debited), dtype=np.int64)])
+        inside = sums.user_ids < len(credited)  # ids are ascending within a part and unique
+        credited[sums.user_ids[inside]] += sign * sums.credited[inside]
+        debited[sums.user_ids[inside]] += sign * sums.debited[inside]
+        if not inside.all():
+            outside = ~inside
+            outliers = outliers.combined(
+                UserSums(sums.user_ids[outside], sums.credited[outside], sums.debited[outside]), sign)
+    active = np.flatnonzero((credited != 0) | (debited != 0))
+    return UserSums(active, credited[active], debited[active]).combined(outliers, 1)
 
 
-def _parts(conn: Connection, first: date, last: date, tz: ZoneInfo) -> list[tuple[_Sums, int]]:
-    """(per-user sums, +1 or -1) whose signed total is each user's sums over the range."""
-    # The months at both ends are needed whole, to know which of their days are stored (a
-    # month's sums hold every stored day of it, dirty ones too).
-    stored_range = read_range(conn, month_start(first), month_end(last), tz)
-    versions = {day: stored_day.version for day, stored_day in stored_range.stored.items()}
-    plan = _plan(first, last, frozenset(versions), stored_range.dirty)
-    parts = [(_month(conn, month, versions), 1) for month in plan.whole_months]
-    parts += [(_day(conn, day, versions[day]), 1) for day in plan.added_days]
-    parts += [(_day(conn, day, versions[day]), -1) for day in plan.subtracted_days]
-    live_bounds = stored_range.live_bounds(tz, first, last)
-    if live_bounds:
-        parts.append((_Sums.of_rows(ledger_sums(conn, live_bounds, wallet_ledger.c.user_id)), 1))
-    return [(sums, sign) for sums, sign in parts if len(sums.user_ids)]
-
-
-def _totals(parts: list[tuple[_Sums, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(user ids, credited, debited) over every user of the parts. Ids index a dense array when
-    they are compact enough (the usual case), else they are matched up by sorting."""
-    count = sum(len(sums.user_ids) for sums, _ in parts)
-    highest = max(int(sums.user_ids.max()) for sums, _ in parts)
-    if highest <= 4 * count + 1_000_000:
-        credited = np.zeros(highest + 1, dtype=np.int64)
-        debited = np.zeros(highest + 1, dtype=np.int64)
-        for sums, sign in parts:  # ids are unique within a part
-            credited[sums.user_ids] += sign * sums.credited
-            debited[sums.user_ids] += sign * sums.debited
-        return np.arange(highest + 1, dtype=np.int64), credited, debited
-    user_ids, position = np.unique(np.concatenate([sums.user_ids for sums, _ in parts]), return_inverse=True)
-    credited = np.zeros(len(user_ids), dtype=np.int64)
-    debited = np.zeros(len(user_ids), dtype=np.int64)
-    np.add.at(credited, position, np.concatenate([sign * sums.credited for sums, sign in parts]))
-    np.add.at(debited, position, np.concatenate([sign * sums.debited for sums, sign in parts]))
-    return user_ids, credited, debited
-
-
-def _ranked(parts: list[tuple[_Sums, int]], metric: str, limit: int) -> list[tuple[int, int]]:
+def _ranked(totals: UserSums, metric: str, limit: int) -> list[tuple[int, int]]:
     """(user id, value) of the first `limit` users by value descending, then user id."""
-    if not parts:
-        return []
-    user_ids, credited, debited = _totals(parts)
+    credited, debited = totals.credited, totals.debited
     value = {"spend": debited, "earn": credited, "net": credited - debited}[metric]
     # Amounts are positive, so a user had activity in the range exactly when the volume is.
     listed = {"spend": debited, "earn": credited, "net": credited + debited}[metric] > 0
@@ -149,15 +147,28 @@ def _ranked(parts: list[tuple[_Sums, int]], metric: str, limit: int) -> list[tup
         values = value[candidates]
         threshold = np.partition(values, len(values) - limit)[len(values) - limit]
         candidates = candidates[values >= threshold]  # ties at the threshold all stay in
-    order = sorted(candidates.tolist(), key=lambda i: (-int(value[i]), int(user_ids[i])))[:limit]
-    return [(int(user_ids[i]), int(value[i])) for i in order]
+    order = sorted(candidates.tolist(), key=lambda i: (-int(value[i]), int(totals.user_ids[i])))[:limit]
+    return [(int(totals.user_ids[i]), int(value[i])) for i in order]
+
+
+def _range_totals(conn: Connection, first: date, last: date, tz: ZoneInfo) -> UserSums:
+    """Each user's sums over the range (users with none left out)."""
+    # The months at both ends are needed whole, to know which of their days are stored (a
+    # month's sums hold every stored day of it, dirty ones too).
+    stored_range = read_range(conn, month_start(first), month_end(last), tz)
+    versions = {day: stored_day.version for day, stored_day in stored_range.stored.items()}
+    totals = _stored_totals(conn, _plan(first, last, frozenset(versions), stored_range.dirty), versions)
+    live_bounds = stored_range.live_bounds(tz, first, last)
+    if live_bounds:
+        totals = totals.combined(UserSums.of_rows(ledger_sums(conn, live_bounds, wallet_ledger.c.user_id)), 1)
+    return totals
 
 
 def top_users(conn: Connection, first: date, last: date, tz: ZoneInfo, metric: str,
               limit: int = DEFAULT_LIMIT) -> dict:
     """Ordered by the metric descending, then user id. `spend` and `earn` list only users whose
     value is positive; `net` lists every user with activity in the range, negatives included."""
-    ranked = _ranked(_parts(conn, first, last, tz), metric, limit)
+    ranked = _ranked(_range_totals(conn, first, last, tz), metric, limit)
     names = {}
     if ranked:
         names = {row.id: row for row in conn.execute(

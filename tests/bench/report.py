@@ -70,6 +70,7 @@ class Row:
     baseline: Measure | None = None
     target: Target | None = None
     note: str = ""  # why a figure is missing ("error: answered 503"), or what it was measured on
+    called: str = ""  # the verdict of an interleaved comparison (tests/bench/interleave.py)
 
     @property
     def speedup(self) -> float | None:
@@ -82,6 +83,8 @@ class Row:
 
     @property
     def verdict(self) -> str:
+        if self.called:
+            return self.called
         if self.target is None or self.ours is None:
             return ""
         return "met" if self.target.met(self.ours, self.speedup) else "missed"

@@ -43,6 +43,7 @@ from tests.bench.exports import (
     time_mysql_batch,
 )
 from tests.bench.freshness import fold_in_now, fold_log, measure_fold_lag, measure_today
+from tests.bench.interleave import comparison_row, sql_vs_route, throughput_vs
 from tests.bench.load import run_load
 from tests.bench.report import Measure, Report, Row, Target
 from tests.bench.routes import OVERVIEW, RANGE_DAYS, ROUTES
@@ -163,6 +164,7 @@ class Benchmark:
             try:
                 if everything:
                     self.measure_routes(report, client, yesterday, baselines)
+                    self.compare_routes(report, client, engine, yesterday)
                     self.measure_realtime(report, client, engine, yesterday)
                     self.measure_load(report, client, stack, token, yesterday)
                     quiet()  # after the real-time rows are deleted
@@ -217,6 +219,22 @@ class Benchmark:
                     row.note = str(error)
                 report.add(row)
             log(f"  {route.name}: {report.rows[-1].cells()[1]} (365 days)")
+
+    def compare_routes(self, report: Report, client: ApiClient, engine: Engine, yesterday) -> None:
+        """The 30-day overview against its plain SQL, interleaved (the speed-ups above are of
+        medians taken minutes apart)."""
+        first = yesterday - timedelta(days=LOAD_RANGE_DAYS - 1)
+        params = {"from": first.isoformat(), "to": yesterday.isoformat()}
+        section = "analytics routes (HTTP, ranges ending yesterday)"
+        figure = f"overview, {LOAD_RANGE_DAYS} days: plain SQL ÷ ours, interleaved"
+        try:
+            with engine.connect() as conn:
+                comparison = sql_vs_route(conn, OVERVIEW.baseline_sql, self.sql_params(first, yesterday), client,
+                                          OVERVIEW.path, params)
+        except RouteFailed as error:
+            report.add(Row(section, figure, None, note=str(error)))
+        else:
+            report.add(comparison_row(section, figure, comparison, at_least=20))
 
     def measure_realtime(self, report: Report, client: ApiClient, engine: Engine, yesterday) -> None:
         section = "real-time part of today"
@@ -283,6 +301,9 @@ class Benchmark:
         ceiling_latency = Row(section, "GET /healthz: p95 latency under load", None)
         self.load_rows(stack, token, "/healthz", ceiling_throughput, ceiling_latency)
         report.rows += [throughput, latency, ceiling_throughput, ceiling_latency]
+        if status == 200:  # the figures above moved more between runs than any change: compared interleaved
+            report.add(comparison_row(section, f"overview, {LOAD_RANGE_DAYS} days ÷ GET /healthz, interleaved",
+                                      throughput_vs(stack.port, token, overview), at_least=0.5))
 
     def load_rows(self, stack: AppStack, token: str, path: str, throughput: Row, latency: Row) -> None:
         result = run_load(stack.port, path, token, seconds=self.scale.load_seconds,
