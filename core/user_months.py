@@ -28,7 +28,7 @@ _INT32 = np.iinfo(np.int32)
 
 @dataclass(frozen=True)
 class UserSums:
-    """Per-user sums: ids ascending and unique, one entry per user."""
+    """Per-user sums: ids ascending and unique, one entry per user with a sum that is not 0."""
 
     user_ids: np.ndarray
     credited: np.ndarray
@@ -36,7 +36,9 @@ class UserSums:
 
     @classmethod
     def of_rows(cls, rows) -> UserSums:
+        """From (user id, credited, debited) rows; a user whose sums are both 0 is no entry."""
         table = np.array([tuple(row) for row in rows], dtype=np.int64).reshape(-1, 3)
+        table = table[(table[:, 1] != 0) | (table[:, 2] != 0)]
         order = np.argsort(table[:, 0], kind="stable")
         return cls(table[order, 0], table[order, 1], table[order, 2])
 
