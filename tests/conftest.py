@@ -223,3 +223,7 @@ def worker(settings, broker):
     yield running
     for one in running:
         one.stop()
+
+
+# The browser tests' shared fixtures; each browser test module brings its own `server` and `token`.
+from tests.dashboard_harness import browser, page  # noqa: E402, F401

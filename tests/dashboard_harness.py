@@ -12,10 +12,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
+import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags chromium keeps dialling Google, which this network refuses.
@@ -58,10 +60,8 @@ def served(env: dict, log_path: Path):
                 process.wait()
 
 
-@contextmanager
-def demo_server(database_url: str, redis_url: str, jwt_secret: str, folder: Path):
-    """Demo data (150 users, 120 days, a fixed seed) served on MariaDB + Redis; yields the base URL."""
-    env = {
+def demo_env(database_url: str, redis_url: str, jwt_secret: str, folder: Path) -> dict:
+    return {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "JWT_SECRET": jwt_secret,
@@ -69,8 +69,16 @@ def demo_server(database_url: str, redis_url: str, jwt_secret: str, folder: Path
         "REPORT_TIMEZONE": "Asia/Kolkata",
         "WALLET_ANALYTICS_DEMO": "",
     }
+
+
+@contextmanager
+def demo_server(env: dict, folder: Path, prepare: Callable[[], None] | None = None):
+    """Demo data (150 users, 120 days, a fixed seed) on the database of `env` (`demo_env`),
+    then `prepare` (a test's own rows), then served on MariaDB + Redis; yields the base URL."""
     run_cli(env, "migrate")
     run_cli(env, "demo-data", "--users", "150", "--days", "120", "--seed", "7", "--replace")
+    if prepare:
+        prepare()
     with served(env, folder / "server.log") as base_url:
         yield base_url
 
@@ -100,6 +108,13 @@ def api_get(base_url: str, token: str, path: str, **params) -> tuple[int, dict]:
         return error.code, orjson.loads(error.read() or b"{}")
 
 
+def live(server: str, token: str, path: str, **params) -> dict:
+    """The API's answer to the same question the page asked (which must be a 200)."""
+    status, body = api_get(server, token, path, **params)
+    assert status == 200, body
+    return body
+
+
 def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
@@ -114,3 +129,21 @@ def open_signed_in(browser, base_url: str, token: str, *, width: int = 1280, hei
     page.wait_for_selector("#dashboard-view:not([hidden])")
     page.wait_for_function(PANELS_SETTLED)
     return page
+
+
+# Fixtures of every browser test module (imported by tests/conftest.py); each module
+# brings its own `server` and `token`.
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server, token):
+    page = open_signed_in(browser, server, token)
+    yield page
+    page.close()

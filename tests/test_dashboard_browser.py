@@ -22,8 +22,9 @@ from tests.dashboard_harness import (
     CHROMIUM,
     PANELS_SETTLED,
     api_get,
+    demo_env,
     demo_server,
-    launch_chromium,
+    live,
     open_signed_in,
 )
 
@@ -39,36 +40,15 @@ expect = sync_api.expect
 
 @pytest.fixture(scope="module")
 def server(mysql_url, redis_url, tmp_path_factory):
-    database_url = mysql_url.render_as_string(hide_password=False)
-    with demo_server(database_url, redis_url, JWT_SECRET, tmp_path_factory.mktemp("dashboard")) as base_url:
+    folder = tmp_path_factory.mktemp("dashboard")
+    env = demo_env(mysql_url.render_as_string(hide_password=False), redis_url, JWT_SECRET, folder)
+    with demo_server(env, folder) as base_url:
         yield base_url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
 def token():
     return make_token()
-
-
-@pytest.fixture
-def page(browser, server, token):
-    page = open_signed_in(browser, server, token)
-    yield page
-    page.close()
-
-
-def live(server, token, path, **params):
-    """The API's answer to the same question the page asked."""
-    status, body = api_get(server, token, path, **params)
-    assert status == 200, body
-    return body
 
 
 def view(page):

@@ -21,7 +21,14 @@ from core.config import load_settings
 from core.db import get_engine
 from core.tables import EXPORT_TYPES, users
 from tests.conftest import IN_CI, JWT_SECRET, make_token
-from tests.dashboard_harness import CHROMIUM, PANELS_SETTLED, api_get, launch_chromium, open_signed_in, run_cli, served
+from tests.dashboard_harness import (
+    CHROMIUM,
+    PANELS_SETTLED,
+    demo_env,
+    demo_server,
+    live,
+    open_signed_in,
+)
 from tests.exports_support import WAIT_SECONDS
 
 pytestmark = pytest.mark.browser
@@ -40,20 +47,14 @@ PAGING_ADMIN, EXPORTS_ADMIN = 2, 3
 @pytest.fixture(scope="module")
 def stack(mysql_url, redis_url, tmp_path_factory):
     folder = tmp_path_factory.mktemp("drilldown")
-    env = {
-        "DATABASE_URL": mysql_url.render_as_string(hide_password=False),
-        "REDIS_URL": redis_url,
-        "JWT_SECRET": JWT_SECRET,
-        "EXPORT_DIR": str(folder / "exports"),
-        "REPORT_TIMEZONE": "Asia/Kolkata",
-        "WALLET_ANALYTICS_DEMO": "",
-    }
-    run_cli(env, "migrate")
-    run_cli(env, "demo-data", "--users", "150", "--days", "120", "--seed", "7", "--replace")
+    env = demo_env(mysql_url.render_as_string(hide_password=False), redis_url, JWT_SECRET, folder)
     engine = get_engine(mysql_url)
-    with engine.begin() as conn:
-        conn.execute(sa.update(users).where(users.c.id.in_([PAGING_ADMIN, EXPORTS_ADMIN])).values(role="admin"))
-    with served(env, folder / "server.log") as base_url:
+
+    def make_admins():
+        with engine.begin() as conn:
+            conn.execute(sa.update(users).where(users.c.id.in_([PAGING_ADMIN, EXPORTS_ADMIN])).values(role="admin"))
+
+    with demo_server(env, folder, prepare=make_admins) as base_url:
         yield {"url": base_url, "engine": engine, "settings": load_settings(env, needs_jwt_secret=True)}
 
 
@@ -62,30 +63,9 @@ def server(stack):
     return stack["url"]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def token():
     return make_token()
-
-
-@pytest.fixture
-def page(browser, server, token):
-    page = open_signed_in(browser, server, token)
-    yield page
-    page.close()
-
-
-def live(server, token, path, **params):
-    status, body = api_get(server, token, path, **params)
-    assert status == 200, body
-    return body
 
 
 def every_transaction(server, token, **filters) -> list[dict]:

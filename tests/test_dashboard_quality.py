@@ -20,7 +20,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import IN_CI, JWT_SECRET, make_token
-from tests.dashboard_harness import CHROMIUM, PANELS_SETTLED, api_get, demo_server, launch_chromium, open_signed_in
+from tests.dashboard_harness import (
+    CHROMIUM,
+    PANELS_SETTLED,
+    demo_env,
+    demo_server,
+    live,
+    open_signed_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -38,17 +45,10 @@ KPI_KEYS = ["credited", "debited", "net", "revenue_in_inr", "active_users"]
 
 @pytest.fixture(scope="module")
 def server(mysql_url, redis_url, tmp_path_factory):
-    database_url = mysql_url.render_as_string(hide_password=False)
-    with demo_server(database_url, redis_url, JWT_SECRET, tmp_path_factory.mktemp("dashboard-quality")) as base_url:
+    folder = tmp_path_factory.mktemp("dashboard-quality")
+    env = demo_env(mysql_url.render_as_string(hide_password=False), redis_url, JWT_SECRET, folder)
+    with demo_server(env, folder) as base_url:
         yield base_url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -73,19 +73,6 @@ def with_an_export(server, token):
         time.sleep(0.2)
     assert live(server, token, f"/exports/{export_id}")["status"] == "ready"
     return export_id
-
-
-@pytest.fixture
-def page(browser, server, token):
-    page = open_signed_in(browser, server, token)
-    yield page
-    page.close()
-
-
-def live(server, token, path, **params):
-    status, body = api_get(server, token, path, **params)
-    assert status == 200, body
-    return body
 
 
 def meta_today(server, token):
