@@ -41,8 +41,11 @@ class SeaweedS3:
         ports = {name: str(free_port()) for name in (
             "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
             "s3.port.grpc")}
+        # The Iceberg and Lance listeners have fixed default ports (8181, 9101): off, so that two
+        # servers (a test run beside a benchmark) can run at once; no telemetry either.
         args = [binary, "server", "-s3", f"-s3.port={self.port}", f"-dir={data_dir}", f"-ip={LOOPBACK}",
                 f"-ip.bind={LOOPBACK}", "-master.volumeSizeLimitMB=256", "-volume.max=100",
+                "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false",
                 *[f"-{name}={port}" for name, port in ports.items()]]
         self.log_path = data_dir / "weed.log"
         with open(self.log_path, "ab") as log:
