@@ -2,6 +2,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.exports.writers import LocalTimes
 
@@ -25,3 +27,15 @@ def test_local_times_agree_with_the_zone_database_across_offset_changes(zone, ar
         text = instant.isoformat(" ")
         assert csv_time(text) == local.strftime("%Y-%m-%d %H:%M:%S"), instant
         assert iso_time(text) == local.isoformat(), instant
+
+
+@given(instants=st.lists(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)).map(
+    lambda instant: instant.replace(microsecond=0)), max_size=30))
+def test_parquet_epoch_milliseconds_agree_with_datetime(instants):
+    from core.exports.parquet import EpochMilliseconds
+
+    epoch_ms = EpochMilliseconds()
+    for instant in sorted(instants) + instants:  # in time order as rows come, then in any order
+        expected = round(instant.replace(tzinfo=UTC).timestamp() * 1000)
+        assert epoch_ms(instant.isoformat(" ")) == expected, instant
+    assert epoch_ms(None) is None

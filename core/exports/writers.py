@@ -18,11 +18,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import BinaryIO, TextIO
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -34,6 +33,8 @@ from core.aggregates import money
 FORMULA_TRIGGERS = "=+-@\t\0\r\n"
 # Each progress report is a committed UPDATE; every 5,000 rows is 20 for a full export.
 PROGRESS_EVERY = 5000
+# CSV rows are encoded and written this many at a time (some 230 kB of transactions).
+CSV_FLUSH_ROWS = 1000
 
 Progress = Callable[[int], None]
 
@@ -106,22 +107,11 @@ def compact_json(text: str) -> str:
     return text
 
 
-@contextmanager
-def text_output(out: BinaryIO) -> Iterator[TextIO]:
-    """UTF-8 text over `out`, left open for whatever wraps it (gzip, the storage) to finish."""
-    text = io.TextIOWrapper(out, encoding="utf-8", newline="")
-    yield text
-    text.flush()
-    text.detach()
-
-
 def write_csv(out: BinaryIO, layout: Layout, rows: Iterable[Sequence], tz: ZoneInfo, progress: Progress) -> int:
-    with text_output(out) as text_out:
-        return _write_csv_rows(text_out, layout, rows, tz, progress)
-
-
-def _write_csv_rows(out: TextIO, layout: Layout, rows: Iterable[Sequence], tz: ZoneInfo, progress: Progress) -> int:
-    writer = csv.writer(out, lineterminator="\r\n")
+    # The csv module writes into a string buffer that goes out as UTF-8 every CSV_FLUSH_ROWS rows:
+    # a write a row through a TextIOWrapper took a sixth of the CSV writing's time.
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(layout.names)
     local_time = LocalTimes(tz, iso=True)
     text, times, jsons = layout.positions(layout.text), layout.positions(layout.times), layout.positions(layout.json)
@@ -143,9 +133,18 @@ def _write_csv_rows(out: TextIO, layout: Layout, rows: Iterable[Sequence], tz: Z
             cells[index] = money(cells[index])
         writer.writerow(cells)
         count += 1
+        if count % CSV_FLUSH_ROWS == 0:
+            _flush_text(buffer, out)
         if count % PROGRESS_EVERY == 0:
             progress(count)
+    _flush_text(buffer, out)
     return count
+
+
+def _flush_text(buffer: io.StringIO, out: BinaryIO) -> None:
+    out.write(buffer.getvalue().encode())
+    buffer.seek(0)
+    buffer.truncate()
 
 
 def _json_default(value: object) -> object:
