@@ -183,20 +183,20 @@ class MultipartUpload(io.RawIOBase):
     def write(self, data) -> int:
         self._buffer += data
         self._written += len(data)
-        if len(self._buffer) >= PART_BYTES:
-            self._send_part()
+        while len(self._buffer) >= PART_BYTES:  # a large write (a writer's batch) is still parts of PART_BYTES
+            self._send_part(PART_BYTES)
         return len(data)
 
-    def _send_part(self) -> None:
+    def _send_part(self, size: int) -> None:
         number = len(self._parts) + 1
         answer = self._client.upload_part(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id,
-                                          PartNumber=number, Body=bytes(self._buffer))
+                                          PartNumber=number, Body=bytes(self._buffer[:size]))
         self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-        self._buffer.clear()
+        del self._buffer[:size]
 
     def complete(self) -> None:
         if self._buffer or not self._parts:  # the last part may be small, even empty
-            self._send_part()
+            self._send_part(len(self._buffer))
         self._client.complete_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id,
                                                MultipartUpload={"Parts": self._parts})
 
