@@ -115,6 +115,17 @@ def live(server: str, token: str, path: str, **params) -> dict:
     return body
 
 
+def playwright_or_skip():
+    """Playwright's sync API, for a browser test module to call at import: the module is skipped
+    (with what to install) when Debian's chromium is missing, except under CI=true."""
+    from tests.conftest import IN_CI  # here, not at the top: tests/conftest.py imports this module
+
+    if not os.path.exists(CHROMIUM) and not IN_CI:
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (make test does, as root with apt-get)",
+                    allow_module_level=True)
+    return pytest.importorskip("playwright.sync_api")
+
+
 def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,24 +16,20 @@ from urllib.parse import parse_qs, urlparse
 import orjson
 import pytest
 
-from tests.conftest import IN_CI, JWT_SECRET, make_token
+from tests.conftest import JWT_SECRET, make_token
 from tests.dashboard_harness import (
-    CHROMIUM,
     PANELS_SETTLED,
     api_get,
     demo_env,
     demo_server,
     live,
     open_signed_in,
+    playwright_or_skip,
 )
 
 pytestmark = pytest.mark.browser
 
-if not os.path.exists(CHROMIUM) and not IN_CI:
-    pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (make test does, as root with apt-get)",
-                allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = playwright_or_skip()
 expect = sync_api.expect
 
 

@@ -7,7 +7,6 @@ Every row the page shows is compared with what the live API answers to the same 
 
 from __future__ import annotations
 
-import os
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -20,24 +19,20 @@ import sqlalchemy as sa
 from core.config import load_settings
 from core.db import get_engine
 from core.tables import EXPORT_TYPES, users
-from tests.conftest import IN_CI, JWT_SECRET, make_token
+from tests.conftest import JWT_SECRET, make_token
 from tests.dashboard_harness import (
-    CHROMIUM,
     PANELS_SETTLED,
     demo_env,
     demo_server,
     live,
     open_signed_in,
+    playwright_or_skip,
 )
 from tests.exports_support import WAIT_SECONDS
 
 pytestmark = pytest.mark.browser
 
-if not os.path.exists(CHROMIUM) and not IN_CI:
-    pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (make test does, as root with apt-get)",
-                allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = playwright_or_skip()
 expect = sync_api.expect
 
 # Admins of their own, so each exports test sees only the exports it made.

@@ -6,7 +6,6 @@ or critical accessibility violation (axe-core, vendored in tests/vendor)."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import urllib.request
@@ -19,23 +18,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import IN_CI, JWT_SECRET, make_token
+from tests.conftest import JWT_SECRET, make_token
 from tests.dashboard_harness import (
-    CHROMIUM,
     PANELS_SETTLED,
     demo_env,
     demo_server,
     live,
     open_signed_in,
+    playwright_or_skip,
 )
 
 pytestmark = pytest.mark.browser
 
-if not os.path.exists(CHROMIUM) and not IN_CI:
-    pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (make test does, as root with apt-get)",
-                allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = playwright_or_skip()
 expect = sync_api.expect
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
