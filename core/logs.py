@@ -62,3 +62,8 @@ def configure_logging(log_format: str = "text", level: str = "INFO", stream: Tex
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # APScheduler's executor says "Running job" and "executed successfully" at INFO for every
+    # fold-in tick (every 10 s), burying everything else; the fold-in logs what it does itself.
+    # Its warnings (a missed run) and errors still show; LOG_LEVEL=DEBUG shows it all.
+    quiet = root.level == logging.INFO
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING if quiet else logging.NOTSET)

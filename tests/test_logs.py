@@ -90,3 +90,17 @@ def test_an_etl_run_and_an_export_log_json_lines(db, settings, client, admin_hea
     while not logged("core.exports.generation", export["export_id"]):
         assert time.monotonic() < deadline, "no JSON line for the export"
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize(("level", "scheduler_info_shown"), [("INFO", False), ("DEBUG", True)])
+def test_the_schedulers_per_tick_lines_are_quiet_at_info(level, scheduler_info_shown):
+    root, executor = logging.getLogger(), logging.getLogger("apscheduler.executors.default")
+    handlers, root_level, executor_level = root.handlers[:], root.level, executor.level
+    try:
+        configure_logging(level=level, stream=io.StringIO())
+        assert executor.isEnabledFor(logging.INFO) is scheduler_info_shown
+        assert executor.isEnabledFor(logging.WARNING)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(root_level)
+        executor.setLevel(executor_level)
