@@ -15,7 +15,7 @@ lost. Deleting by id takes record locks only, never the gap that writers append 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -25,12 +25,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from core.dates import day_bounds, to_local_date
 from core.dialect import is_sqlite
-from core.tables import analytics_changes
+from core.tables import analytics_changes, analytics_changes_generation
 
 EPOCH = datetime(1970, 1, 1)
 DELETE_CHUNK = 5_000
 DELETE_RUNS_CHUNK = 500
 _changes = analytics_changes.c
+_generation = analytics_changes_generation.c
 
 
 @dataclass(frozen=True)
@@ -110,16 +111,31 @@ def id_runs_of_day(conn: Connection, day: date, tz: ZoneInfo) -> list[tuple[int,
         .group_by(numbered.c.run).order_by(sa.func.min(numbered.c.id)))]
 
 
-def delete_id_runs(conn: Connection, runs: list[tuple[int, int]]) -> None:
+def delete(conn: Connection, changes: Iterable[Change] = (), runs: Sequence[tuple[int, int]] = ()) -> None:
+    """Delete the changes read (given one by one, or as runs of ids from id_runs_of_day) and
+    count the deletion in analytics_changes_generation. The last statement of its transaction:
+    the generation's row lock is then the last lock each fold-in takes, so two never wait on
+    each other in a cycle."""
+    ids = sorted(change.id for change in changes)
+    if not ids and not runs:
+        return
     for start in range(0, len(runs), DELETE_RUNS_CHUNK):
         conn.execute(analytics_changes.delete().where(
             sa.or_(*(_changes.id.between(first, last) for first, last in runs[start:start + DELETE_RUNS_CHUNK]))))
-
-
-def delete(conn: Connection, changes: Iterable[Change]) -> None:
-    ids = sorted(change.id for change in changes)
     for start in range(0, len(ids), DELETE_CHUNK):
         conn.execute(analytics_changes.delete().where(_changes.id.in_(ids[start:start + DELETE_CHUNK])))
+    _count_deletion(conn)
+
+
+def _count_deletion(conn: Connection) -> None:
+    conn.execute(analytics_changes_generation.update().where(_generation.id == 1)
+                 .values(generation=_generation.generation + 1))
+
+
+def pending_count(cap: int) -> sa.ScalarSelect:
+    """A column expression: how many changes are pending, counted up to `cap` + 1 (counting a
+    backlog of millions on every read would cost more than it saves)."""
+    return sa.select(sa.func.count()).select_from(sa.select(_changes.id).limit(cap + 1).subquery()).scalar_subquery()
 
 
 @dataclass(frozen=True)
@@ -141,3 +157,5 @@ def forget_all(engine: Engine) -> None:
             conn.execute(analytics_changes.delete())
         else:
             conn.exec_driver_sql(f"TRUNCATE TABLE {analytics_changes.name}")
+    with engine.begin() as conn:
+        _count_deletion(conn)

@@ -47,8 +47,7 @@ def materialize_day(engine: Engine, day: date, tz: ZoneInfo, *, covered_until: d
         read_runs = changes.id_runs_of_day(conn, day, tz) if folded is None else []
         aggregates = compute_day(conn, day, tz, covered_until)
         store_day(conn, aggregates)
-        changes.delete_id_runs(conn, read_runs)
-        changes.delete(conn, folded or [])
+        changes.delete(conn, folded or [], read_runs)
     return aggregates
 
 

@@ -155,6 +155,17 @@ analytics_changes = sa.Table(
     sa.Column("changed_at", UTC_DATETIME, nullable=False),
 )
 
+# One row (id 1): how many transactions have deleted rows of analytics_changes, counted in the
+# same transaction. While it stands still the log only grows, so an equal count of pending
+# changes means no change was committed meanwhile (core.analytics.answers). Written only by
+# core.changes.
+analytics_changes_generation = sa.Table(
+    "analytics_changes_generation",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+)
+
 analytics_exports = sa.Table(
     "analytics_exports",
     metadata,

@@ -215,20 +215,22 @@ def expected_promotions(rows: Rows, first: date, last: date, campaign_id: str | 
 # ---- every question at once ---------------------------------------------------------------------
 
 def every_answer(conn, first: date, last: date, campaigns=CAMPAIGNS) -> dict:
-    """What core.analytics answers to every question over [first, last] (top users unlimited;
+    """What core.analytics answers to every question over [first, last], as the routes ask it
+    (through analytics.answer, which keeps answers; top users unlimited;
     promotions of all and of each of `campaigns`, which must exist)."""
-    span = (first, last, KOLKATA)
+    def ask(question, **options):
+        return analytics.answer(conn, question, first, last, KOLKATA, **options)
+
     return {
-        "overview": analytics.token_overview(conn, *span),
-        **{f"overview of {feature}": analytics.token_overview(conn, *span, feature=feature) for feature in REASONS},
-        "overview of promo": analytics.token_overview(conn, *span, token_type="promo"),
-        **{f"trend {g}": analytics.token_trend(conn, *span, granularity=g) for g in GRANULARITIES},
-        "by feature": analytics.tokens_by_feature(conn, *span),
-        "composition": analytics.token_composition(conn, *span),
-        **{f"top {metric}": analytics.top_users(conn, *span, metric=metric, limit=len(USER_IDS))
-           for metric in METRICS},
-        "purchases": analytics.purchase_analytics(conn, *span),
-        **{f"promotions of {c}": analytics.promotion_analytics(conn, *span, campaign_id=c) for c in (None, *campaigns)},
+        "overview": ask(analytics.token_overview),
+        **{f"overview of {feature}": ask(analytics.token_overview, feature=feature) for feature in REASONS},
+        "overview of promo": ask(analytics.token_overview, token_type="promo"),
+        **{f"trend {g}": ask(analytics.token_trend, granularity=g) for g in GRANULARITIES},
+        "by feature": ask(analytics.tokens_by_feature),
+        "composition": ask(analytics.token_composition),
+        **{f"top {metric}": ask(analytics.top_users, metric=metric, limit=len(USER_IDS)) for metric in METRICS},
+        "purchases": ask(analytics.purchase_analytics),
+        **{f"promotions of {c}": ask(analytics.promotion_analytics, campaign_id=c) for c in (None, *campaigns)},
     }
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from core import migrate
 from core.config import load_settings
 from core.db import get_engine
-from core.tables import analytics_changes, metadata
+from tests import factories
 
 MYSQL_SERVER_URL = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
 REDIS_SERVER_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
@@ -134,9 +134,7 @@ def db(database_url):
     """A migrated, empty database."""
     engine = get_engine(database_url)
     with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(table.delete())
-        conn.execute(analytics_changes.delete())  # last: the deletes above are captured too
+        factories.empty_tables(conn)
     return engine
 
 

@@ -8,7 +8,10 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from core.tables import (
+    analytics_changes,
+    analytics_changes_generation,
     analytics_exports,
+    metadata,
     promo_campaigns,
     purchases,
     referrals,
@@ -19,6 +22,23 @@ from core.tables import (
 )
 
 _ids = itertools.count(1)
+
+
+def forget_changes(conn) -> None:
+    """Empty the change log the way a fold-in deletes from it: counted in
+    analytics_changes_generation, so no answer a process keeps (core.analytics.answers) outlives it."""
+    conn.execute(analytics_changes.delete())
+    generation = analytics_changes_generation.c.generation
+    conn.execute(analytics_changes_generation.update().values(generation=generation + 1))
+
+
+def empty_tables(conn, keep=lambda table: False) -> None:
+    """Delete every table's rows (but those `keep` names, and the generation's), the change log
+    last (the deletes are captured too)."""
+    for table in reversed(metadata.sorted_tables):
+        if table is not analytics_changes_generation and not keep(table):
+            conn.execute(table.delete())
+    forget_changes(conn)
 
 
 def add_user(engine, user_id: int, role: str = "user", username: str | None = None,

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from core import analytics
 from core.dates import day_bounds
 from core.materialize import materialize_day
-from core.tables import metadata, purchases, referrals, wallet_ledger
+from core.tables import purchases, referrals, wallet_ledger
 from tests.analytics_reference import (
     CAMPAIGNS,
     KOLKATA,
@@ -42,6 +42,7 @@ from tests.analytics_reference import (
     referral_values,
     utc,
 )
+from tests.factories import empty_tables
 
 WINDOW_FIRST, WINDOW_LAST = date(2025, 1, 27), date(2025, 3, 4)
 WINDOW = [WINDOW_FIRST + timedelta(days=n) for n in range((WINDOW_LAST - WINDOW_FIRST).days + 1)]
@@ -94,8 +95,7 @@ def worlds(draw) -> World:
 def _load(engine, world: World) -> None:
     """Empty every table, write the world's rows, then materialize its chosen days."""
     with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(table.delete())
+        empty_tables(conn)
         add_users_and_campaigns(conn)
         for table, values, rows, prefix in ((wallet_ledger, ledger_values, world.ledger, "L"),
                                             (purchases, purchase_values, world.purchases, "P"),

@@ -17,7 +17,15 @@ from core.etl.job import fold_in
 from core.tables import analytics_changes, promo_campaigns, purchases, referrals, users, wallet_ledger
 from tests.analytics_reference import KOLKATA, every_answer, expected_every_answer, read_rows
 from tests.etl_helpers import NOW, etl, rematerialized, snapshot, token_daily
-from tests.factories import add_campaign, add_ledger, add_purchase, add_referral, add_transaction, add_user
+from tests.factories import (
+    add_campaign,
+    add_ledger,
+    add_purchase,
+    add_referral,
+    add_transaction,
+    add_user,
+    forget_changes,
+)
 
 EPOCH = datetime(1970, 1, 1)
 
@@ -33,7 +41,7 @@ def _captured(engine) -> set[int]:
 
 def _forget_changes(engine) -> None:
     with engine.begin() as conn:
-        conn.execute(analytics_changes.delete())
+        forget_changes(conn)
 
 
 def _update(engine, table: sa.Table, row_id, **values) -> None:

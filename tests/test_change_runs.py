@@ -31,7 +31,7 @@ def test_the_runs_cover_exactly_the_days_changes(db, on_the_day_by_id):
         covered = [change_id for first, last in runs for change_id in range(first, last + 1)]
         assert covered == sorted(change_id for change_id, on_the_day in on_the_day_by_id.items() if on_the_day)
         assert all(earlier[1] + 1 < later[0] for earlier, later in zip(runs, runs[1:]))  # runs as long as they go
-        changes.delete_id_runs(conn, runs)
+        changes.delete(conn, runs=runs)
     with db.connect() as conn:
         left = set(conn.execute(sa.select(analytics_changes.c.id)).scalars())
     assert left == {change_id for change_id, on_the_day in on_the_day_by_id.items() if not on_the_day}

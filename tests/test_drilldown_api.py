@@ -17,8 +17,9 @@ from core.exports.datasets import TRANSACTIONS
 from core.exports.generation import generate_export
 from core.exports.validation import parse_request
 from core.materialize import materialize_day
-from core.tables import analytics_changes, analytics_exports, metadata, users, wallet_ledger
+from core.tables import analytics_exports, users, wallet_ledger
 from tests import factories as f
+from tests.factories import empty_tables, forget_changes
 
 ROUTE = "/api/v1/admin/analytics/transactions"
 RANGE = {"from": "2025-11-01", "to": "2025-11-08"}
@@ -193,16 +194,14 @@ def test_paging_through_every_page_gives_exactly_the_unpaged_rows(db, settings, 
     """Whichever days are materialized (a reason's pages skip the stored days whose breakdown does
     not list it) and whichever rows came after (their days are dirty until folded in)."""
     with db.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            if table.name.startswith("analytics_") and table is not analytics_exports:
-                conn.execute(table.delete())
+        empty_tables(conn, keep=lambda table: not table.name.startswith("analytics_") or table is analytics_exports)
         conn.execute(wallet_ledger.delete())
         conn.execute(sa.delete(users).where(users.c.id != 1))
         conn.execute(sa.insert(users), [{"id": u, "username": f"user{u}", "email": f"user{u}@example.com",
                                          "role": "user", "created_at": datetime(2025, 1, 1)} for u in (2, 3)])
         if rows:
             conn.execute(sa.insert(wallet_ledger), [_ledger_values(n, row) for n, row in enumerate(rows)])
-        conn.execute(analytics_changes.delete())  # last: the writes above were captured too
+        forget_changes(conn)  # last: the writes above were captured too
     for day in materialized:
         materialize_day(db, day, KOLKATA)
     if late_rows:

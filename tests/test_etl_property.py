@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from core.tables import metadata, purchases, users, wallet_ledger
+from core.tables import purchases, users, wallet_ledger
 from tests.etl_helpers import KOLKATA, etl, token_daily
+from tests.factories import empty_tables
 
 FIRST_MIDNIGHT = datetime(2025, 10, 31, 18, 30)  # 2025-11-01 00:00 in Kolkata, in UTC
 DAYS = [date(2025, 10, 31) + timedelta(days=n) for n in range(5)]
@@ -69,8 +70,7 @@ def _expected(ledger: list[dict], bought: list[dict]) -> dict[date, dict]:
 
 def _write(engine, ledger: list[dict], bought: list[dict]) -> None:
     with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(table.delete())
+        empty_tables(conn)
         conn.execute(sa.insert(users), [
             {"id": u, "username": f"u{u}", "email": f"u{u}@example.com", "created_at": FIRST_MIDNIGHT} for u in USERS])
         if ledger:

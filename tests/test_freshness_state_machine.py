@@ -32,7 +32,7 @@ from hypothesis.stateful import (
 
 from core.etl.job import fold_in
 from core.etl.plan import covered_until
-from core.tables import analytics_changes, metadata, promo_campaigns, purchases, referrals, users, wallet_ledger
+from core.tables import promo_campaigns, purchases, referrals, users, wallet_ledger
 from tests.analytics_reference import (
     CAMPAIGNS,
     KOLKATA,
@@ -54,6 +54,7 @@ from tests.analytics_reference import (
     utc,
 )
 from tests.etl_helpers import etl, rematerialized, snapshot, token_daily
+from tests.factories import empty_tables, forget_changes
 
 TODAY = date(2025, 3, 1)
 WINDOW = [date(2025, 2, 26) + timedelta(days=n) for n in range(6)]
@@ -177,10 +178,9 @@ class Freshness(RuleBasedStateMachine):
         self.engine, self.settings = engine, settings
         self.now = START
         with engine.begin() as conn:
-            for table in reversed(metadata.sorted_tables):
-                conn.execute(table.delete())
+            empty_tables(conn)
             add_users_and_campaigns(conn)
-            conn.execute(analytics_changes.delete())
+            forget_changes(conn)
         self.tables = {
             "ledger": WrittenRows(engine, wallet_ledger, ledger_values, "L"),
             "purchases": WrittenRows(engine, purchases, purchase_values, "P"),

@@ -6,9 +6,9 @@ import pytest
 import sqlalchemy as sa
 
 from core.dates import local_today
-from core.tables import analytics_changes, analytics_token_daily, analytics_user_monthly
+from core.tables import analytics_token_daily, analytics_user_monthly
 from tests.etl_helpers import KOLKATA, snapshot, token_daily
-from tests.factories import add_ledger, add_user
+from tests.factories import add_ledger, add_user, forget_changes
 from workers.cli import main
 
 TODAY = local_today(KOLKATA)
@@ -47,7 +47,7 @@ def test_drift_is_found_figure_by_figure_and_repaired(db, cli_env, capsys):
         conn.execute(analytics_token_daily.update().where(analytics_token_daily.c.date == DAY)
                      .values(credited=1, net=1))
         conn.execute(analytics_user_monthly.update().values(debited=999))
-        conn.execute(analytics_changes.delete())
+        forget_changes(conn)
     capsys.readouterr()
 
     assert main(["verify"]) == 1

@@ -2,9 +2,10 @@
 
 Every function takes a connection, an inclusive range of local days of `tz` and its options.
 Run them inside one transaction (as the web layer does) for a consistent snapshot while the
-ETL writes days.
+ETL writes days, through `answer`, which keeps answers that nothing has changed since.
 """
 
+from core.analytics.answers import answer
 from core.analytics.promotions import promotion_analytics
 from core.analytics.purchases import purchase_analytics
 from core.analytics.tokens import (
@@ -16,6 +17,7 @@ from core.analytics.tokens import (
 from core.analytics.users import top_users
 
 __all__ = [
+    "answer",
     "promotion_analytics",
     "purchase_analytics",
     "token_composition",

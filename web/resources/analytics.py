@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
+from core.analytics import answer
 from core.analytics.params import Parser, parse_question
 from core.dates import iso_local, utc_now
 from core.dialect import snapshot
@@ -28,7 +29,7 @@ class Question:
         read_at = utc_now()
         # Every read sees the same snapshot while the ETL stores days and folds changes in.
         with snapshot(self._engine) as conn:
-            resp.media = self._answer(conn, tz=self._tz, **arguments)
+            resp.media = answer(conn, self._answer, tz=self._tz, **arguments)
         # Stored days that a change has made dirty are answered from the base tables, so the
         # answer holds every change committed before the request read them.
         resp.set_header(FRESH_AS_OF, iso_local(read_at, self._tz))
