@@ -38,6 +38,7 @@ screenshots: $(BIN)/.installed
 # MariaDB and Redis as for `make test`; see docs/benchmark.md. SCALE: tiny, 1m, 10m, users100k, users1m;
 # growth: the growth curves of issue 18 (tests/bench/growth.py; BENCH_ARGS="--axis range" for one).
 bench: $(BIN)/.installed
+	scripts/ensure-test-tools.sh bench
 ifeq ($(SCALE),growth)
 	$(BIN)/python -m tests.bench.growth $(BENCH_ARGS)
 else

@@ -10,7 +10,9 @@ table and a PNG chart per axis. `python -m tests.bench.growth --axis range --axi
   first after an ETL stored yesterday anew (tests/bench/top_users_probe.py, in a process of its
   own), warm p95 through gunicorn, and the peak RSS of a web worker;
 - day-rows: one day's materialization with today topped up to 27,000 rows (a `10m` day) and
-  to 1,000,000 (tests/bench/dataset.py's real-time rows, deleted afterwards).
+  to 1,000,000 (tests/bench/dataset.py's real-time rows, deleted afterwards), and the overview
+  of today once the fold-in has stored it up to its last settled quarter hour: computed (as
+  after every change) and kept (core.analytics.answers), in one process.
 
 Datasets are the benchmark's own (`--range-scale`, `--scales`), built or reused as `make bench`
 does; the run needs them migrated to this checkout.
@@ -34,9 +36,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
+from core.analytics import answer, token_overview
 from core.config import load_settings
 from core.dates import day_bounds, local_today, utc_now
 from core.db import get_engine
+from core.dialect import snapshot
 from core.etl.plan import covered_until
 from core.materialize import materialize_day
 from tests.bench import dataset as ds
@@ -47,6 +51,7 @@ from tests.bench.routes import OVERVIEW, ROUTES
 from tests.bench.scales import SCALES, Scale
 from tests.bench.server import exclusive_run, wait_until_quiet
 from tests.bench.services import PROJECT_ROOT, AppStack, redis_lease, run_cli
+from tests.bench.stats import repeat_timed
 
 AXES = ("range", "rows", "users", "day-rows")
 RANGES = (1, 7, 30, 90, 365)
@@ -228,13 +233,30 @@ class Growth:
                     # As the ETL stores today: up to its last settled quarter hour.
                     materialize_day(engine, today, self.tz, covered_until=covered_until(today, self.tz, utc_now()))
                     seconds = time.perf_counter() - started
-                self.points.append(Point("day-rows", held, f"{held:,} rows", "one day's materialization",
-                                         round(seconds, 2), "s", f"today at {scale.name}"))
-                log(f"  a day of {held:,} rows: {seconds:.2f} s")
+                    self.points.append(Point("day-rows", held, f"{held:,} rows", "one day's materialization",
+                                             round(seconds, 2), "s", f"today at {scale.name}"))
+                    log(f"  a day of {held:,} rows: {seconds:.2f} s")
+                    self.overview_of_today(engine, today, held)
                 # Today again without them.
                 materialize_day(engine, today, self.tz, covered_until=covered_until(today, self.tz, utc_now()))
         finally:
             engine.dispose()
+
+    def overview_of_today(self, engine, today: date, held: int) -> None:
+        """Today's overview in one process as the fold-in left it (stored up to its last settled
+        quarter hour, the rest from the ledger): computed, as after every change, and kept."""
+        def ask(question):
+            with snapshot(engine) as conn:
+                return question(conn)
+
+        computed = repeat_timed(lambda: ask(lambda conn: token_overview(conn, today, today, self.tz)),
+                                at_least=20, at_most=200, budget_seconds=5)
+        kept = repeat_timed(lambda: ask(lambda conn: answer(conn, token_overview, today, today, self.tz)),
+                            at_least=20, at_most=200, budget_seconds=5)
+        for series, timing in (("overview of today, computed", computed), ("overview of today, kept", kept)):
+            self.points.append(Point("day-rows", held, f"{held:,} rows", series, timing.p95_ms, "ms p95",
+                                     f"{timing.samples} calls in one process, median {timing.median_ms} ms"))
+            log(f"  {series}: p95 {timing.p95_ms} ms")
 
     # -- output -------------------------------------------------------------------------------
 
