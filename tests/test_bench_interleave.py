@@ -19,6 +19,9 @@ def test_a_and_b_alternate_and_each_round_is_a_over_b():
     assert calls == ["a", "b"] * 6  # one warm-up round, unrecorded
     assert comparison.ratios == (2, 2, 3, 4, 5)
     assert (comparison.median, comparison.low, comparison.high) == (3, 2, 5)
+    rates = comparison.side_a(" req/s")  # A's own figures, e.g. against a floor of their own
+    assert rates.ratios == (2, 4, 6, 8, 10) and rates.verdict(at_least=3) == "spread too wide to call"
+    assert rates.text() == "6.00 req/s (min 2.00, max 10.00, 5 rounds A/B)"
 
 
 def test_fewer_than_five_rounds_are_refused():

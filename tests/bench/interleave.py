@@ -29,9 +29,15 @@ ROUTE_REQUESTS = 5  # the route's side of a round: their median
 
 @dataclass(frozen=True)
 class Comparison:
-    """A ÷ B per round, in the order measured."""
+    """A ÷ B per round, in the order measured (`sides`: each round's A and B)."""
 
     ratios: tuple[float, ...]
+    unit: str = "×"
+    sides: tuple[tuple[float, float], ...] = ()
+
+    def side_a(self, unit: str) -> Comparison:
+        """A's own figures per round, as a comparison of their own (e.g. req/s against a floor)."""
+        return Comparison(tuple(a for a, _ in self.sides), unit)
 
     @property
     def median(self) -> float:
@@ -59,7 +65,8 @@ class Comparison:
         return "spread too wide to call"
 
     def text(self) -> str:
-        return f"{self.median:.2f}× (min {self.low:.2f}, max {self.high:.2f}, {len(self.ratios)} rounds A/B)"
+        return (f"{self.median:,.2f}{self.unit} (min {self.low:,.2f}, max {self.high:,.2f}, "
+                f"{len(self.ratios)} rounds A/B)")
 
 
 def interleaved(measure_a: Callable[[], float], measure_b: Callable[[], float], *, rounds: int = MIN_ROUNDS,
@@ -71,12 +78,12 @@ def interleaved(measure_a: Callable[[], float], measure_b: Callable[[], float], 
     if warmup:
         measure_a()
         measure_b()
-    ratios = []
+    sides = []
     for _ in range(rounds):
         a = measure_a()
         b = measure_b()
-        ratios.append(a / b)
-    return Comparison(tuple(ratios))
+        sides.append((a, b))
+    return Comparison(tuple(a / b for a, b in sides), sides=tuple(sides))
 
 
 def throughput_vs(port: int, token: str, path: str, ceiling_path: str = "/healthz") -> Comparison:
