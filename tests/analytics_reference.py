@@ -214,12 +214,12 @@ def expected_promotions(rows: Rows, first: date, last: date, campaign_id: str | 
 
 # ---- every question at once ---------------------------------------------------------------------
 
-def every_answer(conn, first: date, last: date, campaigns=CAMPAIGNS) -> dict:
+def every_answer(engine, first: date, last: date, campaigns=CAMPAIGNS) -> dict:
     """What core.analytics answers to every question over [first, last], as the routes ask it
     (through analytics.answer, which keeps answers; top users unlimited;
     promotions of all and of each of `campaigns`, which must exist)."""
     def ask(question, **options):
-        return analytics.answer(conn, question, first, last, KOLKATA, **options)
+        return analytics.answer(engine, question, first, last, KOLKATA, **options)
 
     return {
         "overview": ask(analytics.token_overview),

@@ -231,8 +231,7 @@ def _campaigns(db) -> tuple[str, ...]:
 
 def _assert_answers_exact(db) -> None:
     campaigns = _campaigns(db)
-    with db.connect() as conn:
-        answers = every_answer(conn, FIRST, LAST, campaigns)
+    answers = every_answer(db, FIRST, LAST, campaigns)
     assert answers == expected_every_answer(read_rows(db), FIRST, LAST, campaigns)
 
 
@@ -277,6 +276,5 @@ def test_reasons_differing_only_in_letter_case_stay_apart(db, settings, material
     day = date(2025, 11, 8)
     if materialized:
         etl(db, settings, dates=[day])
-    with db.connect() as conn:
-        answers = every_answer(conn, day, day)
+    answers = every_answer(db, day, day)
     assert answers == expected_every_answer(read_rows(db), day, day)

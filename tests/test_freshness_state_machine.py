@@ -261,10 +261,9 @@ class Freshness(RuleBasedStateMachine):
     @invariant()
     def every_answer_is_exact(self):
         rows = Rows(*(list(self.tables[name].rows.values()) for name in ("ledger", "purchases", "referrals")))
-        with self.engine.connect() as conn:
-            for first, last in RANGES:
-                assert (first, last, every_answer(conn, first, last)) == \
-                    (first, last, expected_every_answer(rows, first, last))
+        for first, last in RANGES:
+            assert (first, last, every_answer(self.engine, first, last)) == \
+                (first, last, expected_every_answer(rows, first, last))
 
 
 MACHINE_SETTINGS = hypothesis_settings(max_examples=10, stateful_step_count=18, deadline=None,

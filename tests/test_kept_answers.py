@@ -20,8 +20,7 @@ FIRST, TODAY = date(2025, 11, 4), date(2025, 11, 10)  # NOW is 11:30 on the 10th
 
 
 def _overview(db) -> dict:
-    with db.connect() as conn:
-        return answer(conn, token_overview, FIRST, TODAY, KOLKATA)
+    return answer(db, token_overview, FIRST, TODAY, KOLKATA)
 
 
 def _generation(db) -> int:
@@ -111,6 +110,5 @@ def test_with_a_backlog_answers_are_computed_afresh(stored_week, monkeypatch):
 
 def test_answers_that_name_users_are_never_kept(stored_week):
     """Names are not captured (a rename moves no number), so top users is computed each time."""
-    with stored_week.connect() as conn:
-        first = answer(conn, top_users, FIRST, TODAY, KOLKATA, metric="earn", limit=10)
-        assert answer(conn, top_users, FIRST, TODAY, KOLKATA, metric="earn", limit=10) is not first
+    first = answer(stored_week, top_users, FIRST, TODAY, KOLKATA, metric="earn", limit=10)
+    assert answer(stored_week, top_users, FIRST, TODAY, KOLKATA, metric="earn", limit=10) is not first

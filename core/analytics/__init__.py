@@ -1,8 +1,8 @@
 """The analytics questions of the spec, one function each, answering with the spec's bodies.
 
 Every function takes a connection, an inclusive range of local days of `tz` and its options.
-Run them inside one transaction (as the web layer does) for a consistent snapshot while the
-ETL writes days, through `answer`, which keeps answers that nothing has changed since.
+Ask them through `answer` (as the web layer does): it runs one in a single snapshot, so its reads
+agree while the ETL writes days, and keeps answers that nothing has changed since.
 """
 
 from core.analytics.answers import answer

@@ -260,7 +260,7 @@ class Growth:
 
         computed = repeat_timed(lambda: ask(lambda conn: token_overview(conn, today, today, self.tz)),
                                 at_least=20, at_most=200, budget_seconds=5)
-        kept = repeat_timed(lambda: ask(lambda conn: answer(conn, token_overview, today, today, self.tz)),
+        kept = repeat_timed(lambda: answer(engine, token_overview, today, today, self.tz),
                             at_least=20, at_most=200, budget_seconds=5)
         for series, timing in (("overview of today, computed", computed), ("overview of today, kept", kept)):
             self.points.append(Point("day-rows", held, f"{held:,} rows", series, timing.p95_ms, "ms p95",

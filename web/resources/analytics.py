@@ -10,7 +10,6 @@ from sqlalchemy.engine import Engine
 from core.analytics import answer
 from core.analytics.params import Parser, parse_question
 from core.dates import iso_local, utc_now
-from core.dialect import snapshot
 
 FRESH_AS_OF = "X-Data-Fresh-As-Of"
 
@@ -18,18 +17,16 @@ FRESH_AS_OF = "X-Data-Fresh-As-Of"
 class Question:
     """One GET route answering one analytics function."""
 
-    def __init__(self, engine: Engine, tz: ZoneInfo, answer: Callable[..., dict], options: Mapping[str, Parser]):
+    def __init__(self, engine: Engine, tz: ZoneInfo, question: Callable[..., dict], options: Mapping[str, Parser]):
         self._engine = engine
         self._tz = tz
-        self._answer = answer
+        self._question = question
         self._options = options
 
     def on_get(self, req, resp):
         arguments = parse_question(req.params, self._options)
         read_at = utc_now()
-        # Every read sees the same snapshot while the ETL stores days and folds changes in.
-        with snapshot(self._engine) as conn:
-            resp.media = answer(conn, self._answer, tz=self._tz, **arguments)
+        resp.media = answer(self._engine, self._question, tz=self._tz, **arguments)
         # Stored days that a change has made dirty are answered from the base tables, so the
         # answer holds every change committed before the request read them.
         resp.set_header(FRESH_AS_OF, iso_local(read_at, self._tz))
