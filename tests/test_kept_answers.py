@@ -4,6 +4,8 @@ the capture's back, a transaction that commits after a later one)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, datetime
 
 import pytest
@@ -112,3 +114,34 @@ def test_answers_that_name_users_are_never_kept(stored_week):
     """Names are not captured (a rename moves no number), so top users is computed each time."""
     first = answer(stored_week, top_users, FIRST, TODAY, KOLKATA, metric="earn", limit=10)
     assert answer(stored_week, top_users, FIRST, TODAY, KOLKATA, metric="earn", limit=10) is not first
+
+
+def test_concurrent_requests_see_every_row_committed_before_they_began(stored_week):
+    """Readers share validator reads and kept answers while a writer commits: each answer holds
+    at least the rows committed before its request began, and never a row not yet written."""
+    base = _overview(stored_week)["credited"]
+    committed = 0
+    writing = threading.Event()
+    seen: list[tuple[int, int]] = []
+
+    def write():
+        nonlocal committed
+        for minute in range(40):
+            add_ledger(stored_week, 1, "credit", 1, f"2025-11-08 10:{minute:02d}:00")
+            committed += 1
+            time.sleep(0.005)  # readers ask between commits as well as during them
+        writing.set()
+
+    def ask():
+        while not writing.is_set():
+            before = committed
+            seen.append((before, _overview(stored_week)["credited"] - base))
+
+    threads = [threading.Thread(target=write), *(threading.Thread(target=ask) for _ in range(4))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(seen) > 40
+    assert all(before <= credited <= 40 for before, credited in seen), [s for s in seen if not s[0] <= s[1] <= 40]
+    assert _overview(stored_week)["credited"] - base == 40

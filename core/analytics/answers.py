@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 from core import changes
 from core.analytics.cache import VersionedCache
 from core.analytics.purchases import purchase_analytics
+from core.analytics.shared_reads import SharedReads
 from core.analytics.tokens import token_composition, token_overview, token_trend, tokens_by_feature
 from core.db import single_statement_engine
 from core.dialect import snapshot
@@ -46,6 +47,7 @@ PENDING_CAP = 1_000
 KEPT_QUESTIONS = frozenset({token_overview, token_trend, tokens_by_feature, token_composition, purchase_analytics})
 # A dashboard's view asks about a dozen questions; a few admins' views at once.
 _kept = VersionedCache(max_entries=256)
+_validator_reads = SharedReads()
 _day = analytics_token_daily.c
 
 
@@ -72,9 +74,14 @@ def answer(engine: Engine, question: Callable[..., dict], first: date, last: dat
 
 
 def _current_validator(engine: Engine, first: date, last: date) -> tuple | None:
-    """The validator as of now, in one round trip; once more on a fresh connection when the
-    pooled one was dropped (the database restarted, a connection killed), which the engine
-    does not ping for."""
+    """The validator as of now: a read begun after this call began, shared with the requests
+    of the process that ask about the same range meanwhile (core.analytics.shared_reads)."""
+    return _validator_reads.read((engine.url, first, last), lambda: _read_validator(engine, first, last))
+
+
+def _read_validator(engine: Engine, first: date, last: date) -> tuple | None:
+    """One round trip; once more on a fresh connection when the pooled one was dropped (the
+    database restarted, a connection killed), which the engine does not ping for."""
     try:
         with single_statement_engine(engine.url).connect() as conn:
             return validator(conn, first, last)
