@@ -347,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-age-days", type=int, default=7)
     parser.add_argument("--quiet-timeout", type=float, default=120)
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "benchmarks")
+    parser.add_argument("--stem", default=f"{date.today().isoformat()}-growth",
+                        help="the report's file name without .md (its charts add -<axis>.png)")
     parser.add_argument("--mysql-url", default=os.environ.get("BENCH_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306"))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379"))
     args = parser.parse_args(argv)
@@ -367,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
             growth.at_scale(SCALES[args.day_scale], growth.day_rows_axis)
     finally:  # what was measured is written even when a later axis fails
         growth.server.dispose()
-        written = growth.write(args.out, f"{date.today().isoformat()}-growth")
+        written = growth.write(args.out, args.stem)
         print(growth.markdown(written[0].stem))
         log("wrote " + ", ".join(str(path) for path in written))
     return 0
