@@ -35,7 +35,7 @@ vendor:
 screenshots: $(BIN)/.installed
 	$(BIN)/python scripts/screenshots.py docs/screenshots
 
-# MariaDB and Redis as for `make test`; see docs/benchmark.md. SCALE: tiny, 1m, 10m, users100k, users1m;
+# MariaDB and Redis as for `make test`; see docs/benchmark.md. SCALE: tiny, 1m, 10m, users20k, users100k, users1m;
 # growth: the growth curves of issue 18 (tests/bench/growth.py; BENCH_ARGS="--axis range" for one).
 bench: $(BIN)/.installed
 	scripts/ensure-test-tools.sh bench

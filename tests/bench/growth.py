@@ -14,8 +14,8 @@ table and a PNG chart per axis. `python -m tests.bench.growth --axis range --axi
   of today once the fold-in has stored it up to its last settled quarter hour: computed (as
   after every change) and kept (core.analytics.answers), in one process.
 
-Datasets are the benchmark's own (`--range-scale`, `--scales`), built or reused as `make bench`
-does; the run needs them migrated to this checkout.
+Datasets are the benchmark's own (`--range-scale`, `--scales`, `--users-scales`, `--day-scale`),
+built or reused as `make bench` does; the run needs them migrated to this checkout.
 """
 
 from __future__ import annotations
@@ -341,8 +341,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.growth", description=__doc__.split("\n\n")[0])
     parser.add_argument("--axis", action="append", choices=AXES, help="an axis to measure (repeatable; default all)")
     parser.add_argument("--range-scale", default="10m", choices=sorted(SCALES), help="the dataset of the range axis")
-    parser.add_argument("--scales", default="1m,10m,users1m",
-                        help="datasets of the rows and users axes, smallest first (comma-separated)")
+    parser.add_argument("--scales", default="1m,10m",
+                        help="datasets of the rows axis, smallest first (comma-separated)")
+    parser.add_argument("--users-scales", default="users20k,10m,users1m",
+                        help="datasets of the users axis, fewest users first (comma-separated)")
     parser.add_argument("--day-scale", default="10m", choices=sorted(SCALES), help="the dataset of the day-rows axis")
     parser.add_argument("--max-age-days", type=int, default=7)
     parser.add_argument("--quiet-timeout", type=float, default=120)
@@ -354,16 +356,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     axes = args.axis or list(AXES)
     growth = Growth(args)
-    scales = [SCALES[name] for name in args.scales.split(",")]
     try:
         if "range" in axes:
             log(f"range axis at {args.range_scale}")
             growth.at_scale(SCALES[args.range_scale], growth.range_axis)
-        for scale in scales:
-            for axis, measure in (("rows", growth.rows_axis), ("users", growth.users_axis)):
-                if axis in axes:
-                    log(f"{axis} axis at {scale.name}")
-                    growth.at_scale(scale, measure)
+        for axis, measure, names in (("rows", growth.rows_axis, args.scales),
+                                     ("users", growth.users_axis, args.users_scales)):
+            if axis in axes:
+                for name in names.split(","):
+                    log(f"{axis} axis at {name}")
+                    growth.at_scale(SCALES[name], measure)
         if "day-rows" in axes:
             log(f"day-rows axis at {args.day_scale}")
             growth.at_scale(SCALES[args.day_scale], growth.day_rows_axis)

@@ -45,7 +45,9 @@ SCALES = {
     # Issue 18's users axis: a million users on 10m's rows (every user has a signup row; most are
     # active in a few months of the year).
     "users1m": Scale("users1m", users=1_000_000, days=365, ledger_rows=10_000_000),
-    # The middle of the users axis: 10m's users on 1m's rows.
+    # The users axis at 10m's rows: its start (20,000 users, 1m's); 10m is its middle.
+    "users20k": Scale("users20k", users=20_000, days=365, ledger_rows=10_000_000),
+    # 10m's users on 1m's rows.
     "users100k": Scale("users100k", users=100_000, days=365, ledger_rows=1_000_000),
 }
 DEFAULT_SCALE = "1m"
