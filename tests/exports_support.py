@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from contextlib import contextmanager
 
 import orjson
 
@@ -52,3 +53,16 @@ def export_and_download(client, headers, body: dict):
     """(status body, parsed rows), as `parse` reads them."""
     done = wait_until_done(client, headers, create(client, headers, body)["export_id"])
     return done, parse(body.get("type", "csv"), download(client, done))
+
+
+@contextmanager
+def users_export_held(engine):
+    """A write lock on `wallets` holds a worker in the middle of a users export: its attempt has
+    started and its temporary file exists, and its query (users joined with their wallets)
+    waits. A real export, really running (MariaDB's LOCK TABLES)."""
+    with engine.connect() as blocker:
+        blocker.exec_driver_sql("LOCK TABLES wallets WRITE")
+        try:
+            yield
+        finally:
+            blocker.exec_driver_sql("UNLOCK TABLES")

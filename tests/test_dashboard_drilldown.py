@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import urllib.request
-from contextlib import contextmanager
 from datetime import date, timedelta
 
 import orjson
@@ -28,7 +27,7 @@ from tests.dashboard_harness import (
     open_signed_in,
     playwright_or_skip,
 )
-from tests.exports_support import WAIT_SECONDS
+from tests.exports_support import WAIT_SECONDS, users_export_held
 
 pytestmark = pytest.mark.browser
 
@@ -294,18 +293,6 @@ def test_a_created_export_turns_ready_in_place_and_the_message_follows(browser, 
     page.close()
 
 
-@contextmanager
-def users_exports_held(engine):
-    """A write lock on `wallets` holds a worker in the middle of a users export (its query joins
-    users with their wallets), as tests/test_exports_faults.py does: a real export, really running."""
-    with engine.connect() as blocker:
-        blocker.exec_driver_sql("LOCK TABLES wallets WRITE")
-        try:
-            yield
-        finally:
-            blocker.exec_driver_sql("UNLOCK TABLES")
-
-
 def wait_for(condition, what: str) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
     while not condition():
@@ -327,7 +314,7 @@ def test_cancel_stops_a_running_export_and_expires_a_ready_one(browser, server, 
     ready = wait_ready(server, token, post_export(server, token, {"dataset": "users", "columns": ["id", "email"]})
                        ["export_id"])
     assert ready["status"] == "ready"
-    with users_exports_held(engine):
+    with users_export_held(engine):
         running = post_export(server, token, {"dataset": "users", "columns": ["id", "username"]})["export_id"]
         wait_for(lambda: a_users_export_is_blocked(engine), "the worker waiting on its query")
         page, _ = admin_page(browser, server, EXPORTS_ADMIN)

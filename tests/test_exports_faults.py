@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -27,7 +26,7 @@ from core.exports.validation import parse_request
 from core.tables import analytics_exports, users
 from tests import factories as f
 from tests.conftest import forget_queued_messages, make_token
-from tests.exports_support import EXPORTS, WAIT_SECONDS, create, wait_until_done
+from tests.exports_support import EXPORTS, WAIT_SECONDS, create, users_export_held, wait_until_done
 from workers import jobs
 from workers.broker import build_broker
 from workers.cli import main
@@ -211,23 +210,11 @@ def six_thousand_users(admin, settings):
 
 
 
-@contextmanager
-def _users_export_held(engine):
-    """A write lock on `wallets` stops a worker in the middle of a users export: its attempt has
-    started and its temporary file exists, and its query (users joined with their wallets) waits."""
-    with engine.connect() as blocker:
-        blocker.exec_driver_sql("LOCK TABLES wallets WRITE")
-        try:
-            yield
-        finally:
-            blocker.exec_driver_sql("UNLOCK TABLES")
-
-
 def test_a_worker_killed_mid_export_is_replaced_and_the_export_completes(
         client, admin_headers, admin, six_thousand_users, settings, env, database_url):
     export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
 
-    with _users_export_held(admin):
+    with users_export_held(admin):
         doomed = subprocess.Popen(
             [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads", "1"],
             cwd=PROJECT_ROOT, env={**os.environ, **env}, start_new_session=True,
@@ -379,7 +366,7 @@ def test_the_worker_service_replaces_a_killed_process_and_its_export_is_redelive
     )
     try:
         export_id = create(client, admin_headers, {"dataset": "users"})["export_id"]
-        with _users_export_held(admin):
+        with users_export_held(admin):
             _wait_for(lambda: _export_query_is_blocked(admin))
             [doomed] = psutil.Process(service.pid).children()
             doomed.kill()

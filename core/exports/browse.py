@@ -24,9 +24,8 @@ from core.analytics.params import check_parameter_names
 from core.dates import day_bounds
 from core.errors import ValidationError, excerpt
 from core.exports.datasets import TRANSACTIONS, Dataset
-from core.exports.validation import parse_filters
+from core.exports.validation import parse_filters, parse_page_limit
 from core.exports.writers import json_records
-from core.numbers import is_ascii_digits
 
 PAGE_LIMIT_DEFAULT = PAGE_LIMIT_MAX = 50
 PAGE_PARAMETERS = ("limit", "cursor")
@@ -53,7 +52,7 @@ def parse_page_request(dataset: Dataset, params: Mapping[str, str | list[str]]) 
     raw_filters = {name: value for name, value in params.items() if name not in PAGE_PARAMETERS}
     return PageRequest(
         filters=parse_filters(dataset, raw_filters),
-        limit=_page_limit(params.get("limit")),
+        limit=parse_page_limit(params.get("limit"), PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX),
         after=_parse_cursor(params.get("cursor")),
     )
 
@@ -97,14 +96,6 @@ def _days_that_may_hold_the_reason(conn: Connection, filters: dict, tz: ZoneInfo
         else:
             merged.append((start, end))
     return merged
-
-
-def _page_limit(raw: object) -> int:
-    if raw is None:
-        return PAGE_LIMIT_DEFAULT
-    if not (is_ascii_digits(raw, 2) and 1 <= int(raw) <= PAGE_LIMIT_MAX):
-        raise ValidationError(f"limit must be a whole number from 1 to {PAGE_LIMIT_MAX}; got {excerpt(repr(raw))}")
-    return int(raw)
 
 
 def _cursor(timestamp_text: str, row_id: str | int) -> str:

@@ -18,8 +18,7 @@ from core.dialect import take_write_lock
 from core.errors import BusinessRuleViolation, NotFound, RateLimited, Unauthorized, ValidationError, excerpt
 from core.exports import state
 from core.exports.formats import FORMATS, NO_COMPRESSION
-from core.exports.validation import ExportRequest
-from core.numbers import is_ascii_digits
+from core.exports.validation import ExportRequest, parse_page_limit
 from core.tables import analytics_exports, users
 
 _ULID_ALPHABET = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
@@ -139,7 +138,7 @@ def cancel_export(conn: Connection, settings: Settings, user_id: int, export_id:
 def list_exports(conn: Connection, settings: Settings, user_id: int, *, limit: object = None,
                  cursor: str | None = None):
     """A page of the caller's exports, newest first, and the cursor of the next page (or None)."""
-    limit = _page_limit(limit)
+    limit = parse_page_limit(limit, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX)
     query = sa.select(analytics_exports).where(analytics_exports.c.user_id == user_id)
     if cursor is not None:  # an empty one is a bad one
         query = query.where(analytics_exports.c.id < check_export_id(cursor, "cursor"))
@@ -148,14 +147,6 @@ def list_exports(conn: Connection, settings: Settings, user_id: int, *, limit: o
     records = [row._asdict() for row in conn.execute(query)]
     next_cursor = records[limit - 1]["id"] if len(records) > limit else None
     return records[:limit], next_cursor
-
-
-def _page_limit(raw: object) -> int:
-    if raw is None:
-        return LIST_LIMIT_DEFAULT
-    if not (is_ascii_digits(raw, 3) and 1 <= int(raw) <= LIST_LIMIT_MAX):
-        raise ValidationError(f"limit must be a whole number from 1 to {LIST_LIMIT_MAX}; got {excerpt(repr(raw))}")
-    return int(raw)
 
 
 def fail_export(conn: Connection, settings: Settings, export_id: str, message: str) -> bool:

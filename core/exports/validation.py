@@ -9,6 +9,7 @@ from core.dates import check_range, parse_api_day, parse_range
 from core.errors import ValidationError, excerpt
 from core.exports.datasets import DATASETS, Dataset
 from core.exports.formats import FORMATS, NO_COMPRESSION
+from core.numbers import is_ascii_digits
 from core.tables import EXPORT_COMPRESSIONS, EXPORT_TYPES
 
 REQUEST_KEYS = ("type", "dataset", "filters", "columns", "compression", "excel")
@@ -105,3 +106,12 @@ def _parse_columns(dataset: Dataset, raw: object) -> list[str]:
     if len(set(raw)) != len(raw):
         raise ValidationError("columns must not repeat a column")
     return list(raw)
+
+
+def parse_page_limit(raw: object, default: int, maximum: int) -> int:
+    """A page's `limit` query parameter: `default` when absent, else a whole number from 1 to `maximum`."""
+    if raw is None:
+        return default
+    if not (is_ascii_digits(raw, len(str(maximum))) and 1 <= int(raw) <= maximum):
+        raise ValidationError(f"limit must be a whole number from 1 to {maximum}; got {excerpt(repr(raw))}")
+    return int(raw)
