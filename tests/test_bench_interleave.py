@@ -22,6 +22,7 @@ def test_a_and_b_alternate_and_each_round_is_a_over_b():
     rates = comparison.side_a(" req/s")  # A's own figures, e.g. against a floor of their own
     assert rates.ratios == (2, 4, 6, 8, 10) and rates.verdict(at_least=3) == "spread too wide to call"
     assert rates.text() == "6.00 req/s (min 2.00, max 10.00, 5 rounds A/B)"
+    assert comparison.side_b(" req/s").ratios == (1, 2, 2, 2, 2)
 
 
 def test_fewer_than_five_rounds_are_refused():

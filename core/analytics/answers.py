@@ -59,8 +59,7 @@ def answer(engine: Engine, question: Callable[..., dict], first: date, last: dat
     if question not in KEPT_QUESTIONS:
         with snapshot(engine) as conn:
             return question(conn, first, last, tz, **options)
-    key = (engine.url.render_as_string(hide_password=True), question.__name__, first, last, tz.key,
-           tuple(sorted(options.items())))
+    key = (engine.url, question, first, last, tz, tuple(sorted(options.items())))
     state = _current_validator(engine, first, last)
     if state is not None and (kept := _kept.get(key, state)) is not None:
         return kept

@@ -39,6 +39,9 @@ class Comparison:
         """A's own figures per round, as a comparison of their own (e.g. req/s against a floor)."""
         return Comparison(tuple(a for a, _ in self.sides), unit)
 
+    def side_b(self, unit: str) -> Comparison:
+        return Comparison(tuple(b for _, b in self.sides), unit)
+
     @property
     def median(self) -> float:
         return statistics.median(self.ratios)
